@@ -1,0 +1,54 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else is a helper.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test test-fast bench fmt lint browser-deps services
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed (set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## Bring the app up with a demo project (SQLite unless DATABASE_URL is set).
+run: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py load_demo
+	@echo "Open http://$(HOST):$(PORT)/ and log in with one of the accounts above."
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+## Headless Chromium for the browser tests, from Debian's packages.
+browser-deps:
+	@bash scripts/ensure-chromium
+
+## The whole suite, on PostgreSQL and Redis (see README). CI gets a fresh test database.
+test: $(STAMP) browser-deps
+	$(BIN)/python -m pytest $(if $(filter true,$(CI)),--create-db,--reuse-db) $(PYTEST_ARGS)
+
+## The suite without the slow (browser, subprocess) tests.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest --reuse-db -m "not slow" $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## Start local PostgreSQL and Redis if they are not answering (Debian packages).
+services:
+	@bash scripts/ensure-services

@@ -1,0 +1,149 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from labeling.core.models import TimeStamped
+from labeling.projects.models import Candidate, Dimension, Project, Prompt
+from labeling.projects.taxonomy import SCALE_MAX, SCALE_MIN
+
+
+class Item(TimeStamped):
+    """One judgment unit: a prompt and 2..9 of its candidates."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="items")
+    candidates = models.ManyToManyField(Candidate, through="ItemCandidate", related_name="items")
+    priority = models.SmallIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "-priority", "id"], name="item_queue_idx")]
+
+    def __str__(self) -> str:
+        return f"item {self.pk}"
+
+
+class ItemCandidate(models.Model):
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="slots")
+    candidate = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="+")
+    slot = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["slot"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "slot"], name="item_slot_unique"),
+            models.UniqueConstraint(fields=["item", "candidate"], name="item_candidate_unique"),
+        ]
+
+
+class Assignment(TimeStamped):
+    """An item handed to one trainer under a lease. One per (item, trainer), ever."""
+
+    class Status(models.TextChoices):
+        LEASED = "leased", "Leased"
+        SUBMITTED = "submitted", "Submitted"
+        SKIPPED = "skipped", "Skipped"
+        EXPIRED = "expired", "Expired"
+        RELEASED = "released", "Released"
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignments")
+    trainer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.LEASED)
+    lease_expires_at = models.DateTimeField()
+    # Candidate ids in the order this trainer saw them, left to right / top to bottom.
+    display_order = models.JSONField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    skip_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "trainer"], name="assignment_item_trainer")
+        ]
+        indexes = [
+            models.Index(fields=["trainer", "status"], name="assignment_trainer_status"),
+            models.Index(fields=["item", "status"], name="assignment_item_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"assignment {self.code}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.LEASED
+
+
+class Judgment(TimeStamped):
+    """A trainer's answer, stored against candidates, never screen positions.
+
+    Pairwise: `preferred` (null for "about the same") and `strength` 0–3.
+    Ranking: `ranking`, an ordered list of tie-groups of candidate ids, best first.
+    """
+
+    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="judgment")
+    preferred = models.ForeignKey(
+        Candidate, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    strength = models.PositiveSmallIntegerField(null=True, blank=True)
+    ranking = models.JSONField(null=True, blank=True)
+    all_bad = models.BooleanField(default=False)
+    rationale = models.TextField(blank=True)
+    time_spent_ms = models.PositiveIntegerField(default=0)
+    shown_order = models.JSONField()
+    guideline_version = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="judgment_pairwise_or_ranking",
+                condition=(
+                    Q(strength__isnull=True, preferred__isnull=True, ranking__isnull=False)
+                    | Q(strength=0, preferred__isnull=True, ranking__isnull=True)
+                    | Q(
+                        strength__gte=1,
+                        strength__lte=3,
+                        preferred__isnull=False,
+                        ranking__isnull=True,
+                    )
+                ),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"judgment {self.pk}"
+
+
+class Score(models.Model):
+    judgment = models.ForeignKey(Judgment, on_delete=models.CASCADE, related_name="scores")
+    candidate = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="+")
+    dimension = models.ForeignKey(Dimension, on_delete=models.CASCADE, related_name="+")
+    value = models.PositiveSmallIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["judgment", "candidate", "dimension"], name="score_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(value__gte=SCALE_MIN, value__lte=SCALE_MAX), name="score_in_scale"
+            ),
+        ]
+
+
+class CandidateFlag(models.Model):
+    """A flag a trainer ticked on one candidate, by its stable key."""
+
+    judgment = models.ForeignKey(Judgment, on_delete=models.CASCADE, related_name="flags")
+    candidate = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="+")
+    key = models.SlugField(max_length=40)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["judgment", "candidate", "key"], name="flag_unique")
+        ]
+
+
+__all__ = ["Assignment", "CandidateFlag", "Item", "ItemCandidate", "Judgment", "Score"]

@@ -1,0 +1,197 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from labeling.core.models import TimeStamped
+
+from .taxonomy import SCALE_MAX, SCALE_MIN
+
+
+class Project(TimeStamped):
+    class Mode(models.TextChoices):
+        PAIRWISE = "pairwise", "Pairwise (A vs B)"
+        RANKING = "ranking", "Ranking (K responses)"
+
+    class RationalePolicy(models.TextChoices):
+        OPTIONAL = "optional", "Optional"
+        REQUIRED = "required", "Always required"
+        ON_HARM = "on_harm", "Required when a harm flag is ticked"
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.PAIRWISE)
+    guidelines = models.TextField(blank=True, help_text="Markdown, shown to trainers.")
+    guidelines_version = models.PositiveIntegerField(default=1)
+    scores_required = models.BooleanField(
+        default=True, help_text="Trainers must score every response on every dimension."
+    )
+    rationale_policy = models.CharField(
+        max_length=16, choices=RationalePolicy.choices, default=RationalePolicy.ON_HARM
+    )
+    overlap = models.PositiveSmallIntegerField(default=1, help_text="Trainers per item.")
+    lease_minutes = models.PositiveIntegerField(default=30)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(overlap__gte=1), name="project_overlap_positive"),
+            models.CheckConstraint(condition=Q(lease_minutes__gte=1), name="project_lease_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def max_candidates(self) -> int:
+        return 2 if self.mode == self.Mode.PAIRWISE else 9
+
+
+class GuidelineRevision(models.Model):
+    """Every version of a project's guidelines, so a judgment's version can be read back."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="revisions")
+    version = models.PositiveIntegerField()
+    text = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "version"], name="guideline_version_unique")
+        ]
+
+
+class Membership(TimeStamped):
+    class Role(models.TextChoices):
+        TRAINER = "trainer", "Trainer"
+        LEAD = "lead", "Lead"
+        RESEARCHER = "researcher", "Researcher"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="membership_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.role} · {self.project}"
+
+
+class Dimension(models.Model):
+    """One rubric dimension: a 1–7 scale with anchor texts the lead writes."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="dimensions")
+    key = models.SlugField(max_length=40)
+    name = models.CharField(max_length=80)
+    description = models.CharField(max_length=300, blank=True)
+    anchors = models.JSONField(default=dict, blank=True, help_text='{"1": "…", "4": "…", "7": "…"}')
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "key"], name="dimension_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def scale(self) -> range:
+        return range(SCALE_MIN, SCALE_MAX + 1)
+
+    def anchor_rows(self) -> list[tuple[int, str]]:
+        return [(v, self.anchors.get(str(v), "")) for v in self.scale if self.anchors.get(str(v))]
+
+
+class Flag(models.Model):
+    """A flag a trainer can tick on a response: a base taxonomy id or a lead's own."""
+
+    class Kind(models.TextChoices):
+        HARM = "harm", "Harm"
+        QUALITY = "quality", "Quality"
+        CUSTOM = "custom", "Custom"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="flags")
+    key = models.SlugField(max_length=40)
+    label = models.CharField(max_length=80)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    description = models.CharField(max_length=300, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [models.UniqueConstraint(fields=["project", "key"], name="flag_key_unique")]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class ImportBatch(TimeStamped):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="imports")
+    filename = models.CharField(max_length=255)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    prompts_created = models.PositiveIntegerField(default=0)
+    candidates_created = models.PositiveIntegerField(default=0)
+    items_created = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+
+
+class Prompt(TimeStamped):
+    """A conversation ending in a user turn: [{"role", "content"}, …]."""
+
+    class Consent(models.TextChoices):
+        UNKNOWN = "unknown", "Unknown"
+        GRANTED = "granted", "Granted"
+        OPTED_OUT = "opted_out", "Opted out"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prompts")
+    messages = models.JSONField()
+    external_id = models.CharField(max_length=200, null=True, blank=True)
+    consent = models.CharField(max_length=16, choices=Consent.choices, default=Consent.UNKNOWN)
+    metadata = models.JSONField(default=dict, blank=True)
+    batch = models.ForeignKey(
+        ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="prompts"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="prompt_external_id_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id or f"prompt {self.pk}"
+
+    @property
+    def last_user_text(self) -> str:
+        return self.messages[-1]["content"] if self.messages else ""
+
+
+class Candidate(TimeStamped):
+    """A response to a prompt, imported or generated."""
+
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="candidates")
+    text = models.TextField()
+    model_name = models.CharField(max_length=200, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    # Set for generated candidates: a hash of (prompt, endpoint, params, sample index).
+    generation_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
+
+    def __str__(self) -> str:
+        return f"candidate {self.pk}"
