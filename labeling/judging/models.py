@@ -119,7 +119,7 @@ class Judgment(TimeStamped):
 class Score(models.Model):
     judgment = models.ForeignKey(Judgment, on_delete=models.CASCADE, related_name="scores")
     candidate = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="+")
-    dimension = models.ForeignKey(Dimension, on_delete=models.CASCADE, related_name="+")
+    dimension = models.ForeignKey(Dimension, on_delete=models.PROTECT, related_name="+")
     value = models.PositiveSmallIntegerField()
 
     class Meta:

@@ -44,6 +44,9 @@ class Project(TimeStamped):
     def __str__(self) -> str:
         return self.name
 
+    def active_dimensions(self):
+        return self.dimensions.filter(is_active=True)
+
     @property
     def max_candidates(self) -> int:
         return 2 if self.mode == self.Mode.PAIRWISE else 9
@@ -96,6 +99,9 @@ class Dimension(models.Model):
     description = models.CharField(max_length=300, blank=True)
     anchors = models.JSONField(default=dict, blank=True, help_text='{"1": "…", "4": "…", "7": "…"}')
     position = models.PositiveSmallIntegerField(default=0)
+    # A dimension removed from the rubric after it was scored is archived, never deleted,
+    # so no judgment loses its scores.
+    is_active = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["position", "id"]

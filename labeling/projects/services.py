@@ -1,7 +1,14 @@
 """Writes that concern projects: creation, rubric, guidelines and membership."""
 
+from datetime import datetime, time
+
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count, Exists, OuterRef
+from django.utils import timezone
 from django.utils.text import slugify
+
+from labeling.judging.models import Score
 
 from .models import Dimension, Flag, GuidelineRevision, Membership, Project
 from .taxonomy import BASE_FLAGS, DEFAULT_DIMENSIONS
@@ -42,7 +49,9 @@ def create_project(
     set_dimensions(project=project, dimensions=list(dimensions or DEFAULT_DIMENSIONS))
     set_flags(
         project=project,
-        base_flag_keys=base_flag_keys if base_flag_keys is not None else [f.key for f in BASE_FLAGS],
+        base_flag_keys=base_flag_keys
+        if base_flag_keys is not None
+        else [f.key for f in BASE_FLAGS],
         custom_flags=custom_flags or [],
     )
     if created_by is not None:
@@ -53,7 +62,10 @@ def create_project(
 @transaction.atomic
 def set_dimensions(*, project: Project, dimensions: list[dict]) -> None:
     """Replace the rubric's dimensions (key, name, description, anchors) in the given order."""
-    project.dimensions.exclude(key__in=[d["key"] for d in dimensions]).delete()
+    dropped = project.dimensions.exclude(key__in=[d["key"] for d in dimensions])
+    scored = Score.objects.filter(dimension__in=dropped).values("dimension")
+    dropped.filter(pk__in=scored).update(is_active=False)
+    dropped.exclude(pk__in=scored).delete()
     for position, d in enumerate(dimensions):
         Dimension.objects.update_or_create(
             project=project,
@@ -63,6 +75,7 @@ def set_dimensions(*, project: Project, dimensions: list[dict]) -> None:
                 "description": d.get("description", ""),
                 "anchors": d.get("anchors", {}),
                 "position": position,
+                "is_active": True,
             },
         )
 
@@ -110,3 +123,100 @@ def add_member(*, project: Project, user, role: str) -> Membership:
         project=project, user=user, defaults={"role": role}
     )
     return membership
+
+
+LAST_LEAD_MESSAGE = "A project needs at least one lead; make someone else a lead first."
+
+
+@transaction.atomic
+def update_project(
+    *,
+    project: Project,
+    by,
+    name: str,
+    mode: str,
+    guidelines: str,
+    scores_required: bool,
+    rationale_policy: str,
+    lease_minutes: int,
+    overlap: int,
+    dimensions: list[dict],
+    base_flag_keys: list[str],
+    custom_flags: list[dict],
+) -> Project:
+    """Save a project's settings, guidelines (a new version only if changed), rubric and flags."""
+    project = update_guidelines(project=project, text=guidelines, by=by)  # locks the row
+    if mode != project.mode and project.items.exists():
+        raise ValidationError({"mode": "The mode cannot change once the project has items."})
+    project.name = name
+    project.mode = mode
+    project.scores_required = scores_required
+    project.rationale_policy = rationale_policy
+    project.lease_minutes = lease_minutes
+    project.overlap = overlap
+    project.save(
+        update_fields=[
+            "name",
+            "mode",
+            "scores_required",
+            "rationale_policy",
+            "lease_minutes",
+            "overlap",
+            "updated_at",
+        ]
+    )
+    set_dimensions(project=project, dimensions=dimensions)
+    set_flags(project=project, base_flag_keys=base_flag_keys, custom_flags=custom_flags)
+    return project
+
+
+def _lock_lead_ids(project_id: int) -> list[int]:
+    # Locking every lead row makes two leads demoting each other at once take turns.
+    return list(
+        Membership.objects.select_for_update()
+        .filter(project_id=project_id, role=Membership.Role.LEAD)
+        .values_list("pk", flat=True)
+    )
+
+
+@transaction.atomic
+def change_member_role(*, membership: Membership, role: str) -> Membership:
+    """Give a member another role, refusing to demote the project's last lead."""
+    if role != Membership.Role.LEAD and _lock_lead_ids(membership.project_id) == [membership.pk]:
+        raise ValidationError(LAST_LEAD_MESSAGE)
+    membership.role = role
+    membership.save(update_fields=["role", "updated_at"])
+    return membership
+
+
+@transaction.atomic
+def remove_member(*, membership: Membership) -> None:
+    """Take a user out of a project, refusing to remove its last lead."""
+    if _lock_lead_ids(membership.project_id) == [membership.pk]:
+        raise ValidationError(LAST_LEAD_MESSAGE)
+    membership.delete()
+
+
+def project_counts(*, project: Project) -> dict[str, int]:
+    """Overview counts in three aggregate queries, however many items the project has."""
+    # Imported here: judging builds on projects, so projects must not import it at load time.
+    from labeling.judging.models import Assignment, Item, Judgment
+
+    submitted = Judgment.objects.filter(
+        assignment__item=OuterRef("pk"), assignment__status=Assignment.Status.SUBMITTED
+    )
+    items = Item.objects.filter(project=project).aggregate(
+        items=Count("pk"), judged=Count("pk", filter=Exists(submitted))
+    )
+    start_of_today = datetime.combine(
+        timezone.localdate(), time.min, tzinfo=timezone.get_current_timezone()
+    )
+    return {
+        "prompts": project.prompts.count(),
+        "items": items["items"],
+        "judged": items["judged"],
+        "remaining": items["items"] - items["judged"],
+        "judgments_today": Judgment.objects.filter(
+            assignment__item__project=project, created_at__gte=start_of_today
+        ).count(),
+    }

@@ -1,0 +1,148 @@
+"""What the labeling screen shows for one assignment, in the order the trainer sees it.
+
+Templates cannot look values up by computed keys, so this module flattens the item, the
+rubric and any values already entered into plain rows.
+"""
+
+from dataclasses import dataclass, field
+from string import ascii_uppercase
+
+from labeling.projects.models import Candidate, Flag, Project
+from labeling.projects.taxonomy import HARM_FLAG_KEYS
+
+from .forms import SAME, SKIP_REASONS, JudgmentForm, score_field
+from .models import Assignment
+
+# One key per flag, in the project's flag order; applied to the response under the cursor.
+FLAG_SHORTCUTS = "asdfghjklzcvbnm"
+# The pairwise scale on one keyboard row, left response to right response.
+STRENGTH_SHORTCUTS = "qwertyu"
+
+
+@dataclass
+class ScoreRow:
+    dimension: object
+    field: str
+    selected: str
+    anchors: list[tuple[int, str]]
+    error: str = ""
+
+
+@dataclass
+class FlagBox:
+    flag: Flag
+    field: str
+    shortcut: str
+    checked: bool
+    is_harm: bool
+
+
+@dataclass
+class ResponseView:
+    letter: str
+    index: int
+    candidate: Candidate
+    score_rows: list[ScoreRow]
+    flags: list[FlagBox]
+    rank_field: str
+    rank_value: str
+
+
+@dataclass
+class StrengthOption:
+    value: str
+    label: str
+    shortcut: str
+    checked: bool
+
+
+@dataclass
+class Screen:
+    assignment: Assignment
+    project: Project
+    turns: list[dict]
+    responses: list[ResponseView]
+    strength_options: list[StrengthOption] = field(default_factory=list)
+    rank_choices: list[int] = field(default_factory=list)
+    all_bad: bool = False
+    rationale: str = ""
+    errors: list[str] = field(default_factory=list)
+    skip_reasons: list = field(default_factory=lambda: SKIP_REASONS)
+
+    @property
+    def is_pair(self) -> bool:
+        return self.project.mode == Project.Mode.PAIRWISE
+
+
+def build_screen(assignment: Assignment, *, dimensions, flags, form: JudgmentForm | None) -> Screen:
+    project = assignment.item.project
+    candidates = {c.pk: c for c in Candidate.objects.filter(pk__in=assignment.display_order)}
+    posted = form.data if form is not None and form.is_bound else {}
+    field_errors = form.errors if form is not None and form.is_bound else {}
+
+    messages = assignment.item.prompt.messages
+    turns = [
+        {"role": m["role"], "content": m["content"], "current": i == len(messages) - 1}
+        for i, m in enumerate(messages)
+    ]
+
+    responses = []
+    for index, cid in enumerate(assignment.display_order):
+        checked_flags = set(posted.getlist(f"flags-{cid}")) if posted else set()
+        responses.append(
+            ResponseView(
+                letter=ascii_uppercase[index],
+                index=index,
+                candidate=candidates[cid],
+                score_rows=[
+                    ScoreRow(
+                        dimension=d,
+                        field=score_field(cid, d.key),
+                        selected=posted.get(score_field(cid, d.key), "") if posted else "",
+                        anchors=d.anchor_rows(),
+                    )
+                    for d in dimensions
+                ],
+                flags=[
+                    FlagBox(
+                        flag=f,
+                        field=f"flags-{cid}",
+                        shortcut=FLAG_SHORTCUTS[i] if i < len(FLAG_SHORTCUTS) else "",
+                        checked=f.key in checked_flags,
+                        is_harm=f.key in HARM_FLAG_KEYS,
+                    )
+                    for i, f in enumerate(flags)
+                ],
+                rank_field=f"rank-{cid}",
+                rank_value=posted.get(f"rank-{cid}", "") if posted else "",
+            )
+        )
+
+    screen = Screen(
+        assignment=assignment,
+        project=project,
+        turns=turns,
+        responses=responses,
+        all_bad=bool(posted.get("all_bad")) if posted else False,
+        rationale=posted.get("rationale", "") if posted else "",
+        errors=sorted({str(e) for errs in field_errors.values() for e in errs}),
+    )
+    if screen.is_pair:
+        a, b = assignment.display_order
+        chosen = posted.get("preference", "") if posted else ""
+        options = [
+            (f"{a}:3", "A much better"),
+            (f"{a}:2", "A better"),
+            (f"{a}:1", "A slightly better"),
+            (SAME, "About the same"),
+            (f"{b}:1", "B slightly better"),
+            (f"{b}:2", "B better"),
+            (f"{b}:3", "B much better"),
+        ]
+        screen.strength_options = [
+            StrengthOption(value=v, label=label, shortcut=k, checked=v == chosen)
+            for (v, label), k in zip(options, STRENGTH_SHORTCUTS, strict=True)
+        ]
+    else:
+        screen.rank_choices = list(range(1, len(responses) + 1))
+    return screen

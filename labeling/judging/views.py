@@ -1,0 +1,143 @@
+"""The trainer's pages: home, the labeling screen, submit, skip, guidelines."""
+
+from django.contrib import messages
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import push_url
+
+from labeling.projects.access import get_project_for
+from labeling.projects.models import Membership, Project
+
+from . import selectors, services
+from .forms import JudgmentForm, SkipForm
+from .models import Assignment
+from .screen import build_screen
+
+TRAINER = Membership.Role.TRAINER
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    memberships = (
+        Membership.objects.filter(user=request.user)
+        .select_related("project")
+        .annotate(n_items=Count("project__items", distinct=True))
+        .order_by("project__name")
+    )
+    rows = []
+    for m in memberships:
+        row = {"membership": m, "project": m.project}
+        if m.role == TRAINER:
+            row["waiting"] = selectors.waiting_for(request.user, m.project)
+            row["today"] = selectors.judged_today(request.user, m.project)
+        rows.append(row)
+    can_create = request.user.has_perm("projects.add_project")
+    return render(request, "judging/home.html", {"rows": rows, "can_create": can_create})
+
+
+def _workspace(
+    request: HttpRequest,
+    project: Project,
+    assignment: Assignment | None,
+    *,
+    form: JudgmentForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """Render the labeling screen, or only its workspace fragment for htmx requests."""
+    dimensions = list(project.active_dimensions())
+    flags = list(project.flags.all())
+    screen = None
+    if assignment is not None:
+        screen = build_screen(assignment, dimensions=dimensions, flags=flags, form=form)
+    context = {
+        "project": project,
+        "screen": screen,
+        "today": selectors.judged_today(request.user, project),
+        "waiting": selectors.waiting_for(request.user, project),
+    }
+    template = "judging/label.html#workspace" if request.htmx else "judging/label.html"
+    return render(request, template, context, status=status)
+
+
+def _next(request: HttpRequest, project: Project) -> HttpResponse:
+    """After a submit or skip: the next item in place (htmx) or a redirect to it."""
+    assignment = services.claim_next(trainer=request.user, project=project)
+    if request.htmx:
+        response = _workspace(request, project, assignment)
+        target = assignment_url(assignment) if assignment else work_url(project)
+        return push_url(response, target)
+    target = assignment_url(assignment) if assignment else work_url(project)
+    return HttpResponseRedirect(target, status=303)
+
+
+def assignment_url(assignment: Assignment) -> str:
+    return reverse("assignment", args=[assignment.code])
+
+
+def work_url(project: Project) -> str:
+    return reverse("work_next", args=[project.slug])
+
+
+@require_http_methods(["GET", "POST"])
+def work_next(request: HttpRequest, slug: str) -> HttpResponse:
+    project, _ = get_project_for(request.user, slug, TRAINER)
+    assignment = services.claim_next(trainer=request.user, project=project)
+    if assignment is None:
+        return _workspace(request, project, None)
+    return redirect(assignment_url(assignment))
+
+
+def assignment_page(request: HttpRequest, code) -> HttpResponse:
+    assignment = selectors.get_assignment_for(request.user, code)
+    project = assignment.item.project
+    if not assignment.is_open:
+        return redirect("work_next", slug=project.slug)
+    return _workspace(request, project, assignment)
+
+
+@require_POST
+def submit(request: HttpRequest, code) -> HttpResponse:
+    assignment = selectors.get_assignment_for(request.user, code)
+    project = assignment.item.project
+    form = JudgmentForm(
+        request.POST,
+        assignment=assignment,
+        dimensions=project.active_dimensions(),
+        flags=project.flags.all(),
+    )
+    if assignment.status == Assignment.Status.SUBMITTED:
+        # A double click or a retried request: the judgment is stored already.
+        return _next(request, project)
+    if not form.is_valid():
+        return _workspace(request, project, assignment, form=form, status=422)
+    try:
+        services.submit_judgment(trainer=request.user, assignment=assignment, answer=form.answer())
+    except services.AssignmentClosed as exc:
+        messages.error(request, str(exc))
+        return _workspace(request, project, None, status=409)
+    return _next(request, project)
+
+
+@require_POST
+def skip(request: HttpRequest, code) -> HttpResponse:
+    assignment = selectors.get_assignment_for(request.user, code)
+    project = assignment.item.project
+    form = SkipForm(request.POST)
+    if not form.is_valid():
+        return _workspace(request, project, assignment, status=422)
+    try:
+        services.skip_assignment(
+            trainer=request.user, assignment=assignment, reason=form.reason_text()
+        )
+    except services.AssignmentClosed as exc:
+        messages.error(request, str(exc))
+    return _next(request, project)
+
+
+def guidelines(request: HttpRequest, slug: str) -> HttpResponse:
+    project, _ = get_project_for(request.user, slug)
+    return render(request, "judging/guidelines.html", {"project": project})
+
+

@@ -1,0 +1,90 @@
+"""The zero-configuration path: SQLite in WAL mode and kombu's filesystem broker, no servers."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+BROKER_ROUND_TRIP = """
+import django; django.setup()
+from labeling.celery import app
+with app.connection_for_write() as conn:
+    queue = conn.SimpleQueue("zero-config-smoke")
+    queue.put({"hello": "broker"})
+    message = queue.get(timeout=5)
+    message.ack()
+    print(app.conf.broker_url, message.payload["hello"])
+    queue.close()
+from django.db import connection
+with connection.cursor() as c:
+    c.execute("PRAGMA journal_mode")
+    print(connection.vendor, c.fetchone()[0])
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_bare_machine_migrates_on_sqlite_and_serves_the_login_page(tmp_path):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "SECRET_KEY"}
+    }
+    env["LABELING_VAR_DIR"] = str(tmp_path / "var")
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, check=True, cwd=ROOT)
+    demo = subprocess.run(
+        [*manage, "load_demo"], env=env, check=True, cwd=ROOT, capture_output=True, text=True
+    )
+    assert "demo-trainer" in demo.stdout
+    assert (tmp_path / "var" / "labeling.sqlite3").exists()
+    assert (tmp_path / "var" / "secret_key").exists()
+
+    checks = subprocess.run(
+        [sys.executable, "-c", BROKER_ROUND_TRIP],
+        env={**env, "DJANGO_SETTINGS_MODULE": "labeling.settings"},
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.split("\n")
+    assert checks[0] == "filesystem:// broker"
+    assert checks[1] == "sqlite wal"
+
+    port = free_port()
+    server = subprocess.Popen(
+        [*manage, "runserver", f"127.0.0.1:{port}", "--noreload"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/") as r:
+                    html = r.read().decode()
+                    status = r.status
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert status == 200
+    assert "Log in" in html
