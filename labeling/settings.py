@@ -30,6 +30,8 @@ INSTALLED_APPS = [
     "labeling.accounts",
     "labeling.projects",
     "labeling.judging",
+    "labeling.generation",
+    "labeling.datasets",
 ]
 
 MIDDLEWARE = [
@@ -101,12 +103,29 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
 
+# Export files go through Django's storage API: the top-level exports/ folder by default,
+# any storage backend (e.g. S3-compatible) by configuration.
+EXPORTS_DIR = Path(env_str("EXPORTS_DIR", str(BASE_DIR / "exports")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "exports": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(EXPORTS_DIR)},
+    },
+}
+# Trainers appear in exports only as HMACs of their id under this key (stable per deployment).
+PSEUDONYM_KEY = secret_from_env_or_file("PSEUDONYM_KEY", VAR_DIR / "pseudonym_key")
+
 # Celery: Redis when REDIS_URL is set; otherwise kombu's filesystem transport, which
 # needs no server and serves one machine (the zero-configuration run).
 REDIS_URL = env_str("REDIS_URL")
+# An unacknowledged task (acks_late) whose worker died is redelivered by Redis after this
+# many seconds: longer than the slowest task, or a slow task would run twice.
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 else:
     _broker_dir = VAR_DIR / "broker"
     (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)

@@ -7,4 +7,6 @@ urlpatterns = [
     path("", include("labeling.judging.urls")),
     path("", include("labeling.projects.urls")),
     path("", include("labeling.projects.import_urls")),
+    path("", include("labeling.generation.urls")),
+    path("", include("labeling.datasets.urls")),
 ]

@@ -16,6 +16,9 @@ class Item(TimeStamped):
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="items")
     candidates = models.ManyToManyField(Candidate, through="ItemCandidate", related_name="items")
     priority = models.SmallIntegerField(default=0)
+    # Gold items carry the expected answer; they are exempt from overlap and from exports.
+    is_gold = models.BooleanField(default=False)
+    gold_answer = models.JSONField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["project", "-priority", "id"], name="item_queue_idx")]
@@ -94,6 +97,9 @@ class Judgment(TimeStamped):
     time_spent_ms = models.PositiveIntegerField(default=0)
     shown_order = models.JSONField()
     guideline_version = models.PositiveIntegerField()
+    # False for a late judgment (lease expired and the item was taken): stored and shown to
+    # leads, but neither counted toward overlap nor exported by default.
+    counts = models.BooleanField(default=True)
 
     class Meta:
         constraints = [
