@@ -78,6 +78,8 @@ def test_a_bare_machine_migrates_on_sqlite_and_serves_the_login_page(tmp_path):
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/") as r:
                     html = r.read().decode()
                     status = r.status
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/css/app.css") as r:
+                    css_status = r.status
                 break
             except OSError:
                 if time.monotonic() > deadline:
@@ -88,3 +90,4 @@ def test_a_bare_machine_migrates_on_sqlite_and_serves_the_login_page(tmp_path):
         server.wait(timeout=10)
     assert status == 200
     assert "Log in" in html
+    assert css_status == 200, "static files are served without DEBUG"
