@@ -106,6 +106,7 @@ STATIC_ROOT = VAR_DIR / "static"
 # WhiteNoise serves static files from the web process in every mode (no DEBUG needed);
 # with finders on, `collectstatic` is optional.
 WHITENOISE_USE_FINDERS = True
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 # Export files go through Django's storage API: the top-level exports/ folder by default,
 # any storage backend (e.g. S3-compatible) by configuration.
@@ -200,3 +201,9 @@ GENERATION_LOCAL_MODEL_PATH = env_str("GENERATION_LOCAL_MODEL_PATH")  # default:
 GENERATION_LOCAL_N_CTX = env_int("GENERATION_LOCAL_N_CTX", 2048)
 GENERATION_LOCAL_THREADS = env_int("GENERATION_LOCAL_THREADS", 0)  # 0: llama.cpp decides
 GENERATION_LOCK_DIR = VAR_DIR / "locks"  # per-endpoint slots when the broker is not Redis
+
+# Exports (labeling.datasets) ---------------------------------------------------------------
+# A running export whose worker has not reported progress for this many seconds is presumed
+# dead: the next delivery of its task (or "Run again") takes it over and starts it afresh.
+EXPORT_STALE_SECONDS = env_int("EXPORT_STALE_SECONDS", 300)
+# End of exports -----------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Small factory functions for the rows tests need."""
 
 from labeling.accounts.models import User
-from labeling.judging.models import Item, ItemCandidate
+from labeling.judging.models import Item
+from labeling.judging.services import create_items
 from labeling.projects.models import Candidate, Project, Prompt
 
 PASSWORD = "a-test-password-1"
@@ -19,13 +20,18 @@ def make_item(
     models: tuple[str, ...] | None = None,
     priority: int = 0,
     external_id: str | None = None,
+    queue=None,
 ) -> Item:
     """A prompt with its candidates and one item holding all of them."""
     messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
     p = Prompt.objects.create(project=project, messages=messages, external_id=external_id)
-    item = Item.objects.create(project=project, prompt=p, priority=priority)
-    for slot, text in enumerate(responses):
-        model = models[slot] if models else f"model-{slot}"
-        c = Candidate.objects.create(prompt=p, text=text, model_name=model)
-        ItemCandidate.objects.create(item=item, candidate=c, slot=slot)
+    candidates = [
+        Candidate.objects.create(
+            prompt=p, text=text, model_name=models[slot] if models else f"model-{slot}"
+        )
+        for slot, text in enumerate(responses)
+    ]
+    (item,) = create_items(
+        project=project, groups=[(p.pk, [c.pk for c in candidates])], queue=queue, priority=priority
+    )
     return item

@@ -114,3 +114,12 @@ RANKED: list[dict] = [
         ],
     },
 ]
+
+
+# Prompts without responses: `make run` has the embedded model (SmolLM2-135M) answer them.
+TO_GENERATE: list[str] = [
+    "Give me one tip for sleeping better.",
+    "What is a good name for a grey cat?",
+    "Explain what a rainbow is in one sentence.",
+    "Suggest a quick healthy breakfast.",
+]

@@ -58,7 +58,9 @@ class JudgmentForm(forms.Form):
             ]
             self.fields["preference"] = forms.ChoiceField(
                 choices=choices,
-                error_messages={"required": "Choose which response is better, or 'about the same'."},
+                error_messages={
+                    "required": "Choose which response is better, or 'about the same'."
+                },
             )
         else:
             ranks = [(str(r), str(r)) for r in range(1, len(self.candidate_ids) + 1)]
@@ -115,7 +117,6 @@ class JudgmentForm(forms.Form):
             rationale=data.get("rationale", ""),
             time_spent_ms=min(self._elapsed_ms(), MAX_ELAPSED_MS),
         )
-
 
     def _elapsed_ms(self) -> int:
         """The page's own measure of time on the item; without JavaScript, time since lease."""

@@ -9,19 +9,69 @@ from labeling.projects.models import Candidate, Dimension, Project, Prompt
 from labeling.projects.taxonomy import SCALE_MAX, SCALE_MIN
 
 
+class Queue(TimeStamped):
+    """A stream of items inside a project with its own overlap, priority and audience."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="queues")
+    name = models.CharField(max_length=120)
+    is_default = models.BooleanField(default=False)
+    overlap = models.PositiveSmallIntegerField(default=1, help_text="Distinct trainers per item.")
+    priority = models.SmallIntegerField(default=0, help_text="Higher queues are served first.")
+    is_paused = models.BooleanField(default=False)
+    restricted = models.BooleanField(
+        default=False, help_text="Only the chosen trainers receive this queue's items."
+    )
+    trainers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-priority", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="queue_name_unique"),
+            models.UniqueConstraint(
+                fields=["project"], condition=Q(is_default=True), name="queue_one_default"
+            ),
+            models.CheckConstraint(condition=Q(overlap__gte=1), name="queue_overlap_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Item(TimeStamped):
-    """One judgment unit: a prompt and 2..9 of its candidates."""
+    """One judgment unit: a prompt and 2..9 of its candidates.
+
+    `n_judgments`, `n_leases` and `open_slots` (= the queue's overlap minus both) are kept
+    up to date under the item's row lock by every service that changes them, so the claim
+    query reads one indexed column instead of counting assignments.
+    """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="items")
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="items")
     candidates = models.ManyToManyField(Candidate, through="ItemCandidate", related_name="items")
     priority = models.SmallIntegerField(default=0)
+    n_judgments = models.PositiveIntegerField(default=0)
+    n_leases = models.PositiveIntegerField(default=0)
+    open_slots = models.IntegerField(default=1)
     # Gold items carry the expected answer; they are exempt from overlap and from exports.
     is_gold = models.BooleanField(default=False)
     gold_answer = models.JSONField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["project", "-priority", "id"], name="item_queue_idx")]
+        indexes = [
+            models.Index(
+                "queue",
+                models.F("priority").desc(),
+                "open_slots",
+                "id",
+                condition=Q(open_slots__gt=0, is_gold=False),
+                name="item_claim_idx",
+            ),
+            models.Index(fields=["project", "is_gold"], name="item_project_gold"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(open_slots__gte=0), name="item_open_slots_sane")
+        ]
 
     def __str__(self) -> str:
         return f"item {self.pk}"
@@ -49,6 +99,7 @@ class Assignment(TimeStamped):
         SKIPPED = "skipped", "Skipped"
         EXPIRED = "expired", "Expired"
         RELEASED = "released", "Released"
+        RETURNED = "returned", "Returned for revision"
 
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignments")
@@ -76,7 +127,7 @@ class Assignment(TimeStamped):
 
     @property
     def is_open(self) -> bool:
-        return self.status == self.Status.LEASED
+        return self.status in (self.Status.LEASED, self.Status.RETURNED)
 
 
 class Judgment(TimeStamped):
@@ -100,6 +151,19 @@ class Judgment(TimeStamped):
     # False for a late judgment (lease expired and the item was taken): stored and shown to
     # leads, but neither counted toward overlap nor exported by default.
     counts = models.BooleanField(default=True)
+    # Set for judgments of gold items: did the answer match the expected one?
+    gold_correct = models.BooleanField(null=True, blank=True)
+    review_status = models.CharField(
+        max_length=16,
+        choices=[("", "Not reviewed"), ("accepted", "Accepted"), ("returned", "Returned")],
+        default="",
+        blank=True,
+    )
+    review_comment = models.TextField(blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -120,6 +184,29 @@ class Judgment(TimeStamped):
 
     def __str__(self) -> str:
         return f"judgment {self.pk}"
+
+
+class JudgmentRevision(models.Model):
+    """An earlier state of a judgment, kept when the trainer revises it."""
+
+    judgment = models.ForeignKey(Judgment, on_delete=models.CASCADE, related_name="revisions")
+    snapshot = models.JSONField()
+    reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class Notice(models.Model):
+    """Something a project's leads should see (e.g. a trainer paused for gold accuracy)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="notices")
+    text = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
 
 
 class Score(models.Model):

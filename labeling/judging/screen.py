@@ -7,6 +7,8 @@ rubric and any values already entered into plain rows.
 from dataclasses import dataclass, field
 from string import ascii_uppercase
 
+from django.http import QueryDict
+
 from labeling.projects.models import Candidate, Flag, Project
 from labeling.projects.taxonomy import HARM_FLAG_KEYS
 
@@ -68,10 +70,34 @@ class Screen:
     rationale: str = ""
     errors: list[str] = field(default_factory=list)
     skip_reasons: list = field(default_factory=lambda: SKIP_REASONS)
+    review_comment: str = ""
 
     @property
     def is_pair(self) -> bool:
         return self.project.mode == Project.Mode.PAIRWISE
+
+
+def answer_as_post(judgment, dimensions) -> QueryDict:
+    """A stored judgment as the form data that would produce it (to revise a returned one)."""
+    data = QueryDict(mutable=True)
+    keys = {d.pk: d.key for d in dimensions}
+    for cid, dim_id, value in judgment.scores.values_list("candidate_id", "dimension_id", "value"):
+        if dim_id in keys:
+            data[score_field(cid, keys[dim_id])] = str(value)
+    for cid, key in judgment.flags.values_list("candidate_id", "key"):
+        data.appendlist(f"flags-{cid}", key)
+    if judgment.ranking is not None:
+        for rank, group in enumerate(judgment.ranking, start=1):
+            for cid in group:
+                data[f"rank-{cid}"] = str(rank)
+    elif judgment.strength == 0:
+        data["preference"] = SAME
+    else:
+        data["preference"] = f"{judgment.preferred_id}:{judgment.strength}"
+    if judgment.all_bad:
+        data["all_bad"] = "on"
+    data["rationale"] = judgment.rationale
+    return data
 
 
 def build_screen(assignment: Assignment, *, dimensions, flags, form: JudgmentForm | None) -> Screen:
@@ -79,6 +105,12 @@ def build_screen(assignment: Assignment, *, dimensions, flags, form: JudgmentFor
     candidates = {c.pk: c for c in Candidate.objects.filter(pk__in=assignment.display_order)}
     posted = form.data if form is not None and form.is_bound else {}
     field_errors = form.errors if form is not None and form.is_bound else {}
+    review_comment = ""
+    if assignment.status == Assignment.Status.RETURNED:
+        judgment = assignment.judgment
+        review_comment = judgment.review_comment or "Please look at this judgment again."
+        if not posted:
+            posted = answer_as_post(judgment, dimensions)
 
     messages = assignment.item.prompt.messages
     turns = [
@@ -126,6 +158,7 @@ def build_screen(assignment: Assignment, *, dimensions, flags, form: JudgmentFor
         all_bad=bool(posted.get("all_bad")) if posted else False,
         rationale=posted.get("rationale", "") if posted else "",
         errors=sorted({str(e) for errs in field_errors.values() for e in errs}),
+        review_comment=review_comment,
     )
     if screen.is_pair:
         a, b = assignment.display_order

@@ -1,22 +1,26 @@
 """Reads for the trainer's pages, each scoped to the asking user."""
 
-from datetime import datetime, time
-
 from django.http import Http404
 from django.utils import timezone
 
 from labeling.projects.models import Membership, Project
 
-from .models import Assignment, Judgment
-from .services import open_items
+from .models import Assignment, Item, Judgment, Queue
+from .services import judged_today
+
+__all__ = ["get_assignment_for", "judged_today", "waiting_for"]
 
 
 def get_assignment_for(user, code) -> Assignment:
     """The user's own assignment by its code, or 404: nobody sees another's work."""
     assignment = (
         Assignment.objects.select_related("item__project", "item__prompt")
-        .filter(code=code, trainer=user, item__project__memberships__user=user)
-        .filter(item__project__memberships__role=Membership.Role.TRAINER)
+        .filter(
+            code=code,
+            trainer=user,
+            item__project__memberships__user=user,
+            item__project__memberships__role=Membership.Role.TRAINER,
+        )
         .first()
         if user.is_authenticated
         else None
@@ -26,25 +30,60 @@ def get_assignment_for(user, code) -> Assignment:
     return assignment
 
 
-def start_of_today():
-    now = timezone.localtime()
-    return timezone.make_aware(datetime.combine(now.date(), time.min), now.tzinfo)
-
-
-def judged_today(trainer, project: Project) -> int:
-    return Judgment.objects.filter(
-        assignment__trainer=trainer,
-        assignment__item__project=project,
-        created_at__gte=start_of_today(),
-    ).count()
-
-
 def waiting_for(trainer, project: Project) -> int:
-    """Items the trainer could still take, plus the ones they hold."""
+    """Items the trainer could still take in open queues, plus the ones they hold."""
+    queues = Queue.objects.filter(project=project, is_paused=False).filter(
+        restricted=False
+    ) | Queue.objects.filter(project=project, is_paused=False, trainers=trainer)
+    open_items = (
+        Item.objects.filter(queue__in=queues.values("pk"), open_slots__gt=0, is_gold=False)
+        .exclude(assignments__trainer=trainer)
+        .count()
+    )
     held = Assignment.objects.filter(
         trainer=trainer,
         item__project=project,
-        status=Assignment.Status.LEASED,
+        status__in=[Assignment.Status.LEASED, Assignment.Status.RETURNED],
         lease_expires_at__gt=timezone.now(),
     ).count()
-    return open_items(project, trainer).count() + held
+    return open_items + held
+
+
+def qualification_review(trainer, project: Project) -> list[dict]:
+    """The trainer's gold answers beside the expected ones, for a failed qualification."""
+    membership = Membership.objects.get(project=project, user=trainer)
+    if not membership.qualification_failed_at:
+        return []
+    rows = []
+    judgments = (
+        Judgment.objects.filter(
+            assignment__trainer=trainer,
+            assignment__item__project=project,
+            gold_correct__isnull=False,
+        )
+        .select_related("assignment__item__prompt", "preferred")
+        .order_by("created_at")
+    )
+    for j in judgments:
+        item = j.assignment.item
+        gold = item.gold_answer or {}
+        expected = gold.get("preferred")
+        texts = dict(item.candidates.values_list("pk", "text"))
+        rows.append(
+            {
+                "prompt": item.prompt.last_user_text,
+                "correct": j.gold_correct,
+                "yours": _describe(j.preferred_id, j.strength, j.ranking, texts),
+                "expected": texts.get(expected, "either response (about the same)"),
+                "explanation": gold.get("explanation", ""),
+            }
+        )
+    return rows
+
+
+def _describe(preferred_id, strength, ranking, texts: dict) -> str:
+    if ranking:
+        return texts.get(ranking[0][0], "")
+    if not strength:
+        return "about the same"
+    return texts.get(preferred_id, "")

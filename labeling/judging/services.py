@@ -1,26 +1,40 @@
-"""The trainer's loop: claim the next item under a lease, submit a judgment, skip.
+"""The assignment engine and the trainer's writes: claim, submit, skip, expire, release.
 
-Every write the labeling pages make goes through these functions.
+Counters on `Item` (`n_judgments`, `n_leases`, `open_slots`) change only here, always
+under the item's row lock, in one lock order (assignment, then item), so concurrent claims
+and submits can neither over-fill an item nor deadlock.
 """
 
 import random
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from django.db import transaction
-from django.db.models import Count, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
-from labeling.projects.models import Dimension, Project
+from labeling.projects.models import Membership, Project
 
-from .models import Assignment, CandidateFlag, Item, Judgment, Score
+from .models import (
+    Assignment,
+    CandidateFlag,
+    Item,
+    ItemCandidate,
+    Judgment,
+    JudgmentRevision,
+    Notice,
+    Queue,
+    Score,
+)
 
-_shuffle = random.SystemRandom().shuffle
+_random = random.SystemRandom()
 
 
 class AssignmentClosed(Exception):
-    """The assignment can no longer take a judgment (skipped, released or taken over)."""
+    """The assignment can no longer take a judgment (it was skipped)."""
 
 
 @dataclass(frozen=True)
@@ -37,119 +51,255 @@ class JudgmentInput:
     time_spent_ms: int = 0
 
 
-def _live_assignments(now):
-    """Assignments that count toward an item's overlap: submitted, or leased and unexpired."""
-    return Q(status=Assignment.Status.SUBMITTED) | Q(
-        status=Assignment.Status.LEASED, lease_expires_at__gt=now
+# --- items and queues ---------------------------------------------------------------------
+
+
+def default_queue(project: Project) -> Queue:
+    """The project's main queue, created on first use with the project's overlap."""
+    queue, _ = Queue.objects.get_or_create(
+        project=project, is_default=True, defaults={"name": "Main", "overlap": project.overlap}
     )
+    return queue
 
 
-def _taken_count(item_id: int, now, *, exclude_trainer=None) -> int:
-    qs = Assignment.objects.filter(_live_assignments(now), item_id=item_id)
-    if exclude_trainer is not None:
-        qs = qs.exclude(trainer=exclude_trainer)
-    return qs.count()
+@transaction.atomic
+def create_items(
+    *,
+    project: Project,
+    groups: Sequence[tuple[int, Sequence[int]]],
+    queue: Queue | None = None,
+    priority: int = 0,
+) -> list[Item]:
+    """Create one item per (prompt id, candidate ids) group, in bulk, ready to be claimed."""
+    queue = queue or default_queue(project)
+    items = Item.objects.bulk_create(
+        Item(
+            project=project,
+            queue=queue,
+            prompt_id=prompt_id,
+            priority=priority,
+            open_slots=queue.overlap,
+        )
+        for prompt_id, _ in groups
+    )
+    ItemCandidate.objects.bulk_create(
+        ItemCandidate(item_id=item.pk, candidate_id=cid, slot=slot)
+        for item, (_, candidate_ids) in zip(items, groups, strict=True)
+        for slot, cid in enumerate(candidate_ids)
+    )
+    return items
 
 
-def open_items(project: Project, trainer, now=None):
-    """Items this trainer could be handed now: capacity left and never seen by them."""
+@transaction.atomic
+def set_queue_overlap(*, queue: Queue, overlap: int) -> Queue:
+    """Change how many trainers judge each item of a queue; open slots follow at once."""
+    queue.overlap = overlap
+    queue.save(update_fields=["overlap", "updated_at"])
+    queue.items.filter(is_gold=False).select_for_update().update(
+        open_slots=_clamped_open_slots(overlap)
+    )
+    return queue
+
+
+def _clamped_open_slots(overlap: int):
+    from django.db.models.functions import Greatest
+
+    return Greatest(overlap - F("n_judgments") - F("n_leases"), 0)
+
+
+# --- the trainer's day --------------------------------------------------------------------
+
+
+def day_start(project: Project, now: datetime) -> datetime:
+    """Midnight of `now`'s day in the project's time zone."""
+    local = now.astimezone(ZoneInfo(project.time_zone))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def judged_today(trainer, project: Project, now: datetime | None = None) -> int:
     now = now or timezone.now()
-    taken = (
-        Assignment.objects.filter(_live_assignments(now), item=OuterRef("pk"))
-        .order_by()
-        .values("item")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return (
-        Item.objects.filter(project=project)
-        .exclude(assignments__trainer=trainer)
-        .annotate(taken=Coalesce(Subquery(taken), 0))
-        .filter(taken__lt=project.overlap)
-    )
+    return Judgment.objects.filter(
+        assignment__trainer=trainer,
+        assignment__item__project=project,
+        created_at__gte=day_start(project, now),
+    ).count()
 
 
-def _new_lease_end(project: Project, now):
+def daily_cap_of(membership: Membership) -> int | None:
+    if membership.daily_cap is not None:
+        return membership.daily_cap
+    return membership.project.daily_cap
+
+
+def needs_qualification(membership: Membership) -> bool:
+    return bool(membership.project.qualification_size) and membership.qualified_at is None
+
+
+def why_no_work(trainer, project: Project) -> str:
+    """A sentence for the 'nothing for you' page when the reason is not an empty queue."""
+    membership = Membership.objects.select_related("project").get(project=project, user=trainer)
+    if membership.is_paused:
+        return "Your work on this project is paused: " + (
+            membership.paused_reason or "ask the lead."
+        )
+    if membership.qualification_failed_at:
+        return "You did not pass this project's qualification."
+    cap = daily_cap_of(membership)
+    if cap is not None and judged_today(trainer, project) >= cap:
+        return f"You reached today's cap of {cap} judgments for this project. Thank you!"
+    return ""
+
+
+# --- claim ----------------------------------------------------------------------------------
+
+
+def _lease_end(project: Project, now: datetime) -> datetime:
     return now + timedelta(minutes=project.lease_minutes)
 
 
-@transaction.atomic
-def claim_next(*, trainer, project: Project) -> Assignment | None:
-    """Hand the trainer their open lease, else the best next item under a new lease.
+def _display_order(item_id: int) -> list[int]:
+    order = list(
+        ItemCandidate.objects.filter(item_id=item_id).values_list("candidate_id", flat=True)
+    )
+    _random.shuffle(order)
+    return order
 
-    Items are locked with SKIP LOCKED so concurrent trainers never wait on each other; the
-    capacity is counted again after the lock, in a fresh statement, because the first
-    count may predate another trainer's commit.
-    """
-    now = timezone.now()
+
+def _new_assignment(item_id: int, trainer, project: Project, now: datetime) -> Assignment:
+    return Assignment.objects.create(
+        item_id=item_id,
+        trainer=trainer,
+        lease_expires_at=_lease_end(project, now),
+        display_order=_display_order(item_id),
+    )
+
+
+def _resume(trainer, project: Project, now: datetime) -> Assignment | None:
+    """The trainer's own open lease (renewed if it lapsed unswept), or a returned judgment."""
     own = (
         Assignment.objects.select_for_update()
-        .filter(trainer=trainer, item__project=project, status=Assignment.Status.LEASED)
+        .filter(
+            trainer=trainer,
+            item__project=project,
+            status__in=[Assignment.Status.LEASED, Assignment.Status.RETURNED],
+        )
         .order_by("created_at")
+        .first()
     )
-    for assignment in own:
-        if assignment.lease_expires_at > now:
-            return assignment
-        if _taken_count(assignment.item_id, now, exclude_trainer=trainer) < project.overlap:
-            assignment.lease_expires_at = _new_lease_end(project, now)
-            assignment.save(update_fields=["lease_expires_at", "updated_at"])
-            return assignment
-        assignment.status = Assignment.Status.EXPIRED
-        assignment.save(update_fields=["status", "updated_at"])
+    if own is None:
+        return None
+    if own.status == Assignment.Status.RETURNED or own.lease_expires_at <= now:
+        # A lapsed lease that the sweep has not reclaimed still holds its slot: renew it.
+        own.lease_expires_at = _lease_end(project, now)
+        own.save(update_fields=["lease_expires_at", "updated_at"])
+    return own
 
-    for _attempt in range(20):
-        item = (
-            open_items(project, trainer, now)
-            .order_by("-priority", "id")
+
+def _claim_gold(trainer, project: Project, now: datetime) -> Assignment | None:
+    item_id = (
+        Item.objects.filter(project=project, is_gold=True)
+        .exclude(assignments__trainer=trainer)
+        .order_by("?")
+        .values_list("id", flat=True)
+        .first()
+    )
+    if item_id is None:
+        return None
+    return _new_assignment(item_id, trainer, project, now)
+
+
+def _claim_from_queue(trainer, queue: Queue, project: Project, now: datetime) -> Assignment | None:
+    """Lock the best open item of one queue (skipping rows others hold) and lease it."""
+    for _attempt in range(5):
+        item_id = (
+            Item.objects.filter(queue=queue, open_slots__gt=0, is_gold=False)
+            .exclude(assignments__trainer=trainer)
+            .order_by("-priority", "open_slots", "id")
             .select_for_update(skip_locked=True, of=("self",))
+            .values_list("id", flat=True)
             .first()
         )
-        if item is None:
+        if item_id is None:
             return None
-        if _taken_count(item.pk, now) >= project.overlap:
-            continue
-        order = list(item.slots.values_list("candidate_id", flat=True))
-        _shuffle(order)
-        return Assignment.objects.create(
-            item=item,
-            trainer=trainer,
-            lease_expires_at=_new_lease_end(project, now),
-            display_order=order,
+        # The row is locked and PostgreSQL re-checked open_slots > 0 on its newest version.
+        taken = Item.objects.filter(pk=item_id, open_slots__gt=0).update(
+            open_slots=F("open_slots") - 1, n_leases=F("n_leases") + 1
         )
+        if taken:
+            return _new_assignment(item_id, trainer, project, now)
     return None
 
 
-@transaction.atomic
-def submit_judgment(*, trainer, assignment: Assignment, answer: JudgmentInput) -> Judgment:
-    """Store the trainer's judgment once: a repeated submit returns the stored one."""
-    assignment = (
-        Assignment.objects.select_for_update()
-        .select_related("item__project")
-        .get(pk=assignment.pk, trainer=trainer)
+def _eligible_queues(trainer, project: Project) -> list[Queue]:
+    return list(
+        Queue.objects.filter(project=project, is_paused=False)
+        .filter(Q(restricted=False) | Q(trainers=trainer))
+        .distinct()
+        .order_by("-priority", "id")
     )
-    if assignment.status == Assignment.Status.SUBMITTED:
-        return assignment.judgment
-    if assignment.status != Assignment.Status.LEASED:
-        raise AssignmentClosed(f"This item was {assignment.get_status_display().lower()}.")
-    project = assignment.item.project
-    now = timezone.now()
-    if (
-        assignment.lease_expires_at <= now
-        and _taken_count(assignment.item_id, now, exclude_trainer=trainer) >= project.overlap
-    ):
-        raise AssignmentClosed("Your lease on this item expired and another trainer took it.")
 
-    judgment = Judgment.objects.create(
-        assignment=assignment,
-        preferred_id=answer.preferred_id,
-        strength=answer.strength,
-        ranking=answer.ranking,
-        all_bad=answer.all_bad,
-        rationale=answer.rationale,
-        time_spent_ms=answer.time_spent_ms,
-        shown_order=assignment.display_order,
-        guideline_version=project.guidelines_version,
-    )
+
+def claim_next(*, trainer, project: Project, now: datetime | None = None) -> Assignment | None:
+    """Hand the trainer their open work, else the best next item under a new lease.
+
+    Order: own lease or returned judgment; qualification gold; a gold item at the project's
+    rate; then queues by priority, items by priority, fullest first, oldest first.
+    """
+    now = now or timezone.now()
+    for _attempt in range(3):
+        try:
+            with transaction.atomic():
+                return _claim(trainer, project, now)
+        except IntegrityError:
+            # The same trainer claimed the same item from two tabs at once: try again.
+            continue
+    return None
+
+
+def _claim(trainer, project: Project, now: datetime) -> Assignment | None:
+    resumed = _resume(trainer, project, now)
+    if resumed is not None:
+        return resumed
+    membership = Membership.objects.select_related("project").get(project=project, user=trainer)
+    if membership.is_paused or membership.qualification_failed_at:
+        return None
+    if needs_qualification(membership):
+        return _claim_gold(trainer, project, now)
+    cap = daily_cap_of(membership)
+    if cap is not None and judged_today(trainer, project, now) >= cap:
+        return None
+    if project.gold_rate > 0 and _random.random() < project.gold_rate:
+        gold = _claim_gold(trainer, project, now)
+        if gold is not None:
+            return gold
+    for queue in _eligible_queues(trainer, project):
+        assignment = _claim_from_queue(trainer, queue, project, now)
+        if assignment is not None:
+            return assignment
+    return None
+
+
+# --- submit ----------------------------------------------------------------------------------
+
+
+def _snapshot(judgment: Judgment) -> dict:
+    return {
+        "preferred": judgment.preferred_id,
+        "strength": judgment.strength,
+        "ranking": judgment.ranking,
+        "all_bad": judgment.all_bad,
+        "rationale": judgment.rationale,
+        "time_spent_ms": judgment.time_spent_ms,
+        "guideline_version": judgment.guideline_version,
+        "created_at": judgment.created_at.isoformat(),
+        "updated_at": judgment.updated_at.isoformat(),
+        "review_comment": judgment.review_comment,
+        "scores": sorted(judgment.scores.values_list("candidate_id", "dimension_id", "value")),
+        "flags": sorted(judgment.flags.values_list("candidate_id", "key")),
+    }
+
+
+def _write_answer(judgment: Judgment, answer: JudgmentInput) -> None:
     Score.objects.bulk_create(
         Score(judgment=judgment, candidate_id=c, dimension_id=d, value=v)
         for (c, d), v in sorted(answer.scores.items())
@@ -157,10 +307,151 @@ def submit_judgment(*, trainer, assignment: Assignment, answer: JudgmentInput) -
     CandidateFlag.objects.bulk_create(
         CandidateFlag(judgment=judgment, candidate_id=c, key=k) for c, k in sorted(answer.flags)
     )
+
+
+def gold_is_correct(item: Item, answer: JudgmentInput) -> bool:
+    """Compare an answer with a gold item's expected one (see README, 'Gold items')."""
+    gold = item.gold_answer or {}
+    correct = True
+    if "preferred" in gold:
+        expected = gold["preferred"]
+        if answer.ranking is not None:
+            correct = expected in answer.ranking[0]
+        elif expected is None:
+            correct = (answer.strength or 0) <= gold.get("tolerance", 0)
+        else:
+            tie_ok = answer.strength == 0 and gold.get("tolerance", 0) >= 1
+            correct = answer.preferred_id == expected or tie_ok
+    for cid, key in gold.get("flags", []):
+        correct = correct and (cid, key) in answer.flags
+    return correct
+
+
+def _after_gold(trainer, project: Project, now: datetime) -> None:
+    """Settle qualification, and pause a trainer whose recent gold accuracy is too low."""
+    membership = Membership.objects.select_for_update().get(project=project, user=trainer)
+    answered = Judgment.objects.filter(
+        assignment__trainer=trainer, assignment__item__project=project, gold_correct__isnull=False
+    ).order_by("-created_at", "-id")
+    if needs_qualification(membership):
+        results = list(
+            answered.values_list("gold_correct", flat=True)[: project.qualification_size]
+        )
+        more_gold = (
+            Item.objects.filter(project=project, is_gold=True)
+            .exclude(assignments__trainer=trainer)
+            .exists()
+        )
+        if len(results) >= project.qualification_size or not more_gold:
+            if sum(results) >= project.qualification_pass:
+                membership.qualified_at = now
+            else:
+                membership.qualification_failed_at = now
+            membership.save(update_fields=["qualified_at", "qualification_failed_at"])
+        return
+    window = list(answered.values_list("gold_correct", flat=True)[: project.gold_window])
+    if len(window) < project.gold_window or membership.is_paused:
+        return
+    accuracy = sum(window) / len(window)
+    if accuracy < project.gold_min_accuracy:
+        membership.is_paused = True
+        membership.paused_reason = (
+            f"gold accuracy {accuracy:.0%} over the last {len(window)} gold items is below "
+            f"{project.gold_min_accuracy:.0%}"
+        )
+        membership.save(update_fields=["is_paused", "paused_reason"])
+        Notice.objects.create(
+            project=project, text=f"{trainer.username} was paused: {membership.paused_reason}."
+        )
+
+
+@transaction.atomic
+def submit_judgment(*, trainer, assignment: Assignment, answer: JudgmentInput) -> Judgment:
+    """Store the trainer's judgment exactly once and settle the item's counters.
+
+    A repeated submit returns the stored judgment. A submit on a lease that was reclaimed
+    counts if the item still has room; otherwise it is kept as a late judgment
+    (`counts=False`) for leads to see, never dropped.
+    """
+    now = timezone.now()
+    assignment = (
+        Assignment.objects.select_for_update()
+        .select_related("item")
+        .get(pk=assignment.pk, trainer=trainer)
+    )
+    status = assignment.status
+    if status == Assignment.Status.SUBMITTED:
+        return assignment.judgment
+    if status == Assignment.Status.SKIPPED:
+        raise AssignmentClosed("You skipped this item.")
+    item = Item.objects.select_for_update().select_related("project").get(pk=assignment.item_id)
+    project = item.project
+
+    if status == Assignment.Status.RETURNED:
+        judgment = _revise(assignment.judgment, answer, project)
+    else:
+        counts = True
+        if not item.is_gold:
+            if status == Assignment.Status.LEASED:
+                Item.objects.filter(pk=item.pk).update(
+                    n_leases=F("n_leases") - 1, n_judgments=F("n_judgments") + 1
+                )
+            elif item.open_slots > 0:  # expired or released, and the item still has room
+                Item.objects.filter(pk=item.pk).update(
+                    open_slots=F("open_slots") - 1, n_judgments=F("n_judgments") + 1
+                )
+            else:
+                counts = False
+        judgment = Judgment.objects.create(
+            assignment=assignment,
+            preferred_id=answer.preferred_id,
+            strength=answer.strength,
+            ranking=answer.ranking,
+            all_bad=answer.all_bad,
+            rationale=answer.rationale,
+            time_spent_ms=answer.time_spent_ms,
+            shown_order=assignment.display_order,
+            guideline_version=project.guidelines_version,
+            counts=counts,
+            gold_correct=gold_is_correct(item, answer) if item.is_gold else None,
+        )
+        _write_answer(judgment, answer)
     assignment.status = Assignment.Status.SUBMITTED
     assignment.finished_at = now
     assignment.save(update_fields=["status", "finished_at", "updated_at"])
+    if item.is_gold:
+        _after_gold(trainer, project, now)
     return judgment
+
+
+def _revise(judgment: Judgment, answer: JudgmentInput, project: Project) -> Judgment:
+    """Replace a returned judgment's answer, keeping the earlier one as a revision."""
+    JudgmentRevision.objects.create(
+        judgment=judgment, snapshot=_snapshot(judgment), reason=judgment.review_comment
+    )
+    judgment.scores.all().delete()
+    judgment.flags.all().delete()
+    judgment.preferred_id = answer.preferred_id
+    judgment.strength = answer.strength
+    judgment.ranking = answer.ranking
+    judgment.all_bad = answer.all_bad
+    judgment.rationale = answer.rationale
+    judgment.time_spent_ms = answer.time_spent_ms
+    judgment.guideline_version = project.guidelines_version
+    judgment.review_status = ""
+    judgment.save()
+    _write_answer(judgment, answer)
+    return judgment
+
+
+# --- skip, expire, release --------------------------------------------------------------------
+
+
+def _free_slots(item_counts: Counter) -> None:
+    for item_id, n in sorted(item_counts.items()):
+        Item.objects.filter(pk=item_id, is_gold=False).update(
+            n_leases=F("n_leases") - n, open_slots=F("open_slots") + n
+        )
 
 
 @transaction.atomic
@@ -175,8 +466,79 @@ def skip_assignment(*, trainer, assignment: Assignment, reason: str) -> Assignme
     assignment.skip_reason = reason[:300]
     assignment.finished_at = timezone.now()
     assignment.save(update_fields=["status", "skip_reason", "finished_at", "updated_at"])
+    _free_slots(Counter([assignment.item_id]))
     return assignment
 
 
-def dimensions_of(project: Project) -> list[Dimension]:
-    return list(project.active_dimensions())
+def _end_leases(leases, status: str) -> int:
+    rows = list(leases.select_for_update(skip_locked=True).values_list("id", "item_id")[:5000])
+    if not rows:
+        return 0
+    Assignment.objects.filter(pk__in=[r[0] for r in rows]).update(
+        status=status, updated_at=timezone.now()
+    )
+    _free_slots(Counter(r[1] for r in rows))
+    return len(rows)
+
+
+@transaction.atomic
+def expire_leases(*, now: datetime | None = None) -> int:
+    """Return lapsed leases to the pool (run by celery beat every minute)."""
+    now = now or timezone.now()
+    lapsed = Assignment.objects.filter(status=Assignment.Status.LEASED, lease_expires_at__lte=now)
+    return _end_leases(lapsed, Assignment.Status.EXPIRED)
+
+
+@transaction.atomic
+def release_leases(*, project: Project, trainer) -> int:
+    """A lead takes back every open lease a trainer holds in a project."""
+    held = Assignment.objects.filter(
+        status=Assignment.Status.LEASED, trainer=trainer, item__project=project
+    )
+    return _end_leases(held, Assignment.Status.RELEASED)
+
+
+# --- review ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def review_judgment(*, judgment: Judgment, by, accept: bool, comment: str = "") -> Judgment:
+    """Accept a judgment, or return it to its trainer with a comment to revise it."""
+    judgment = Judgment.objects.select_for_update().select_related("assignment").get(pk=judgment.pk)
+    judgment.review_status = "accepted" if accept else "returned"
+    judgment.review_comment = comment
+    judgment.reviewed_by = by
+    judgment.reviewed_at = timezone.now()
+    judgment.save(
+        update_fields=[
+            "review_status",
+            "review_comment",
+            "reviewed_by",
+            "reviewed_at",
+            "updated_at",
+        ]
+    )
+    if not accept:
+        assignment = Assignment.objects.select_for_update().get(pk=judgment.assignment_id)
+        assignment.status = Assignment.Status.RETURNED
+        assignment.save(update_fields=["status", "updated_at"])
+    return judgment
+
+
+def requeue_outdated(*, project: Project, by) -> int:
+    """Return every judgment made under older guidelines to its trainer for another look."""
+    outdated = Judgment.objects.filter(
+        assignment__item__project=project,
+        assignment__status=Assignment.Status.SUBMITTED,
+        guideline_version__lt=project.guidelines_version,
+        counts=True,
+    )
+    comment = (
+        f"The guidelines changed to version {project.guidelines_version}: "
+        "please check this judgment against them."
+    )
+    n = 0
+    for judgment in outdated.iterator():
+        review_judgment(judgment=judgment, by=by, accept=False, comment=comment)
+        n += 1
+    return n

@@ -17,6 +17,10 @@ from .models import Assignment
 from .screen import build_screen
 
 TRAINER = Membership.Role.TRAINER
+LATE_MESSAGE = (
+    "Your lease on that item had expired and other trainers completed it meanwhile. "
+    "Your judgment was kept as a late judgment for the lead; here is your next item."
+)
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -54,6 +58,10 @@ def _workspace(
     context = {
         "project": project,
         "screen": screen,
+        "no_work_reason": "" if assignment else services.why_no_work(request.user, project),
+        "qualification_review": (
+            [] if assignment else selectors.qualification_review(request.user, project)
+        ),
         "today": selectors.judged_today(request.user, project),
         "waiting": selectors.waiting_for(request.user, project),
     }
@@ -61,11 +69,11 @@ def _workspace(
     return render(request, template, context, status=status)
 
 
-def _next(request: HttpRequest, project: Project) -> HttpResponse:
+def _next(request: HttpRequest, project: Project, *, status: int = 200) -> HttpResponse:
     """After a submit or skip: the next item in place (htmx) or a redirect to it."""
     assignment = services.claim_next(trainer=request.user, project=project)
-    if request.htmx:
-        response = _workspace(request, project, assignment)
+    if request.htmx or status != 200:
+        response = _workspace(request, project, assignment, status=status)
         target = assignment_url(assignment) if assignment else work_url(project)
         return push_url(response, target)
     target = assignment_url(assignment) if assignment else work_url(project)
@@ -113,10 +121,15 @@ def submit(request: HttpRequest, code) -> HttpResponse:
     if not form.is_valid():
         return _workspace(request, project, assignment, form=form, status=422)
     try:
-        services.submit_judgment(trainer=request.user, assignment=assignment, answer=form.answer())
+        judgment = services.submit_judgment(
+            trainer=request.user, assignment=assignment, answer=form.answer()
+        )
     except services.AssignmentClosed as exc:
         messages.error(request, str(exc))
-        return _workspace(request, project, None, status=409)
+        return _next(request, project, status=409)
+    if not judgment.counts:
+        messages.warning(request, LATE_MESSAGE)
+        return _next(request, project, status=409)
     return _next(request, project)
 
 
@@ -139,5 +152,3 @@ def skip(request: HttpRequest, code) -> HttpResponse:
 def guidelines(request: HttpRequest, slug: str) -> HttpResponse:
     project, _ = get_project_for(request.user, slug)
     return render(request, "judging/guidelines.html", {"project": project})
-
-

@@ -22,9 +22,7 @@ def get_project_for(user, slug: str, *roles: str) -> tuple[Project, Membership]:
     With no roles given any membership will do.
     """
     membership = (
-        Membership.objects.select_related("project")
-        .filter(project__slug=slug, user=user)
-        .first()
+        Membership.objects.select_related("project").filter(project__slug=slug, user=user).first()
         if user.is_authenticated
         else None
     )

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 
 from labeling.accounts.models import User
-from labeling.judging.models import Item, ItemCandidate
+from labeling.judging.services import create_items
 
 from .models import Candidate, ImportBatch, Project, Prompt
 
@@ -566,18 +566,15 @@ def _write(
         ],
         batch_size=BATCH_SIZE,
     )
-    items = Item.objects.bulk_create(
-        [Item(project_id=project.pk, prompt_id=prompt_id) for _, prompt_id in with_responses],
-        batch_size=BATCH_SIZE,
-    )
     # Candidates were created in file order, so they are handed out to the items in order.
     candidate_ids = iter(c.pk for c in candidates)
-    slots = [
-        ItemCandidate(item_id=item.pk, candidate_id=next(candidate_ids), slot=slot)
-        for (record, _), item in zip(with_responses, items, strict=True)
-        for slot in range(len(record.responses))
-    ]
-    ItemCandidate.objects.bulk_create(slots, batch_size=BATCH_SIZE)
+    items = create_items(
+        project=project,
+        groups=[
+            (prompt_id, [next(candidate_ids) for _ in record.responses])
+            for record, prompt_id in with_responses
+        ],
+    )
 
     batch.prompts_created = len(prompts)
     batch.candidates_created = len(candidates)

@@ -30,6 +30,17 @@ class Project(TimeStamped):
     )
     overlap = models.PositiveSmallIntegerField(default=1, help_text="Trainers per item.")
     lease_minutes = models.PositiveIntegerField(default=30)
+    daily_cap = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Judgments per trainer per day; empty for no cap."
+    )
+    time_zone = models.CharField(max_length=64, default="UTC", help_text="Where a 'day' ends.")
+    # Gold items: how often they are mixed in, and when a trainer is paused for missing them.
+    gold_rate = models.FloatField(default=0.1)
+    gold_window = models.PositiveSmallIntegerField(default=10)
+    gold_min_accuracy = models.FloatField(default=0.7)
+    # Qualification: a new trainer answers this many gold items first and needs `pass` right.
+    qualification_size = models.PositiveSmallIntegerField(default=0)
+    qualification_pass = models.PositiveSmallIntegerField(default=0)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -38,7 +49,9 @@ class Project(TimeStamped):
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(condition=Q(overlap__gte=1), name="project_overlap_positive"),
-            models.CheckConstraint(condition=Q(lease_minutes__gte=1), name="project_lease_positive"),
+            models.CheckConstraint(
+                condition=Q(lease_minutes__gte=1), name="project_lease_positive"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -80,6 +93,13 @@ class Membership(TimeStamped):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
     role = models.CharField(max_length=16, choices=Role.choices)
+    daily_cap = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Overrides the project's daily cap for this trainer."
+    )
+    is_paused = models.BooleanField(default=False)
+    paused_reason = models.CharField(max_length=300, blank=True)
+    qualified_at = models.DateTimeField(null=True, blank=True)
+    qualification_failed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -165,7 +185,8 @@ class Prompt(TimeStamped):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prompts")
     messages = models.JSONField()
-    external_id = models.CharField(max_length=200, null=True, blank=True)
+    # NULL (not "") for "none", so the partial unique constraint below ignores it.
+    external_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     consent = models.CharField(max_length=16, choices=Consent.choices, default=Consent.UNKNOWN)
     metadata = models.JSONField(default=dict, blank=True)
     batch = models.ForeignKey(

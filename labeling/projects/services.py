@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from labeling.judging.models import Score
+from labeling.judging.services import default_queue, set_queue_overlap
 
 from .models import Dimension, Flag, GuidelineRevision, Membership, Project
 from .taxonomy import BASE_FLAGS, DEFAULT_DIMENSIONS
@@ -46,6 +47,7 @@ def create_project(
     GuidelineRevision.objects.create(
         project=project, version=1, text=guidelines, created_by=created_by
     )
+    default_queue(project)
     set_dimensions(project=project, dimensions=list(dimensions or DEFAULT_DIMENSIONS))
     set_flags(
         project=project,
@@ -167,6 +169,9 @@ def update_project(
     )
     set_dimensions(project=project, dimensions=dimensions)
     set_flags(project=project, base_flag_keys=base_flag_keys, custom_flags=custom_flags)
+    main = default_queue(project)
+    if main.overlap != overlap:
+        set_queue_overlap(queue=main, overlap=overlap)
     return project
 
 

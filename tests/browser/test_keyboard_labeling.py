@@ -12,9 +12,13 @@ def shown_texts(page) -> list[str]:
     return [t.strip() for t in page.locator("[data-testid=response-body]").all_inner_texts()]
 
 
-def test_a_trainer_labels_three_items_with_the_keyboard_only(page, login, live_server, project, trainer):
+def test_a_trainer_labels_three_items_with_the_keyboard_only(
+    page, login, live_server, project, trainer
+):
     items = [
-        make_item(project, prompt=f"Question {n}?", responses=(f"first answer {n}", f"second answer {n}"))
+        make_item(
+            project, prompt=f"Question {n}?", responses=(f"first answer {n}", f"second answer {n}")
+        )
         for n in range(3)
     ]
     login(trainer)
@@ -31,7 +35,7 @@ def test_a_trainer_labels_three_items_with_the_keyboard_only(page, login, live_s
         code = page.locator("#workspace").get_attribute("data-assignment")
         texts = shown_texts(page)
         seen.append((code, texts, side, strength))
-        for digit in "657" "324":
+        for digit in "657324":
             page.keyboard.press(digit)
         if n == 1:
             page.keyboard.press("l")  # factual error on the response under the cursor (B)

@@ -8,9 +8,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(trans
 
 HOSTILE = (
     "Here you go <script>window.__pwned = 'script'</script>\n\n"
-    '<img src=x onerror="window.__pwned = \'img\'">\n\n'
+    "<img src=x onerror=\"window.__pwned = 'img'\">\n\n"
     "[click me](javascript:window.__pwned='md-link')\n\n"
-    '<a href="javascript:window.__pwned=\'html-link\'">raw link</a>\n\n'
+    "<a href=\"javascript:window.__pwned='html-link'\">raw link</a>\n\n"
     '<div style="position:fixed;inset:0" onmouseover="window.__pwned=\'hover\'">cover</div>'
 )
 
@@ -18,7 +18,9 @@ HOSTILE = (
 def test_hostile_markup_in_a_response_executes_nothing_and_shows_as_text(
     page, login, live_server, project, trainer
 ):
-    make_item(project, prompt="<script>window.__pwned='prompt'</script> hi", responses=(HOSTILE, "fine"))
+    make_item(
+        project, prompt="<script>window.__pwned='prompt'</script> hi", responses=(HOSTILE, "fine")
+    )
     dialogs = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     login(trainer)

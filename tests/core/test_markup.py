@@ -50,8 +50,17 @@ def test_raw_html_shows_as_text():
 
 
 def test_markdown_structure_is_kept():
-    html = render_markdown("# Title\n\n- one\n- two\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```py\nx = 1\n```")
-    for tag in ("<h1>", "<ul>", "<li>one</li>", "<table>", "<td>1</td>", '<code class="language-py">'):
+    html = render_markdown(
+        "# Title\n\n- one\n- two\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```py\nx = 1\n```"
+    )
+    for tag in (
+        "<h1>",
+        "<ul>",
+        "<li>one</li>",
+        "<table>",
+        "<td>1</td>",
+        '<code class="language-py">',
+    ):
         assert tag in html
 
 

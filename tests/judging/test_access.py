@@ -10,14 +10,19 @@ from tests.factories import PASSWORD, make_item, make_user
 from .helpers import answer_for
 
 
-def test_another_trainer_cannot_read_or_submit_my_assignment(client, project, trainer, other_trainer):
+def test_another_trainer_cannot_read_or_submit_my_assignment(
+    client, project, trainer, other_trainer
+):
     make_item(project)
     mine = services.claim_next(trainer=trainer, project=project)
     client.login(username=other_trainer.username, password=PASSWORD)
     assert client.get(reverse("assignment", args=[mine.code])).status_code == 404
     body = answer_for(mine, winner=mine.display_order[0])
     assert client.post(reverse("assignment_submit", args=[mine.code]), body).status_code == 404
-    assert client.post(reverse("assignment_skip", args=[mine.code]), {"reason": "other"}).status_code == 404
+    assert (
+        client.post(reverse("assignment_skip", args=[mine.code]), {"reason": "other"}).status_code
+        == 404
+    )
     assert Judgment.objects.count() == 0
 
 

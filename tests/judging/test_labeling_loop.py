@@ -54,7 +54,9 @@ def test_start_leases_an_item_with_a_shuffled_order_recorded(client_of, project,
     assert assignment.item == item
     assert assignment.trainer == trainer
     assert assignment.status == Assignment.Status.LEASED
-    assert sorted(assignment.display_order) == sorted(item.slots.values_list("candidate_id", flat=True))
+    assert sorted(assignment.display_order) == sorted(
+        item.slots.values_list("candidate_id", flat=True)
+    )
     html = client.get(reverse("assignment", args=[assignment.code])).content.decode()
     first, second = (item.candidates.get(pk=c) for c in assignment.display_order)
     assert html.index(first.text) < html.index(second.text)
@@ -65,8 +67,7 @@ def test_the_shown_order_varies_between_assignments(project, lead, trainer):
 
     orders = set()
     item = make_item(project)
-    project.overlap = 40
-    project.save()
+    services.set_queue_overlap(queue=item.queue, overlap=40)
     for n in range(30):
         user = make_user(f"t{n}")
         project.memberships.create(user=user, role="trainer")
@@ -82,9 +83,7 @@ def test_reload_resumes_the_same_lease(client_of, project, trainer):
     assert start(client, project) == start(client, project)
 
 
-def test_submit_stores_the_preference_against_candidates_not_positions(
-    client_of, project, trainer
-):
+def test_submit_stores_the_preference_against_candidates_not_positions(client_of, project, trainer):
     item = make_item(project)
     client = client_of(trainer)
     assignment = start(client, project)
@@ -226,9 +225,13 @@ def test_an_unknown_flag_is_rejected(client_of, project, trainer):
     client = client_of(trainer)
     assignment = start(client, project)
     body = answer_for(
-        assignment, winner=assignment.display_order[0], flags={assignment.display_order[0]: ["nope"]}
+        assignment,
+        winner=assignment.display_order[0],
+        flags={assignment.display_order[0]: ["nope"]},
     )
-    assert client.post(reverse("assignment_submit", args=[assignment.code]), body).status_code == 422
+    assert (
+        client.post(reverse("assignment_submit", args=[assignment.code]), body).status_code == 422
+    )
 
 
 def test_a_ranking_with_ties_is_stored_as_tie_groups(client, ranking_project, trainer):
@@ -237,7 +240,9 @@ def test_a_ranking_with_ties_is_stored_as_tie_groups(client, ranking_project, tr
     assignment = start(client, ranking_project)
     a, b, c, d = assignment.display_order
     body = answer_for(assignment, ranks={a: 2, b: 1, c: 2, d: 4})
-    assert client.post(reverse("assignment_submit", args=[assignment.code]), body).status_code == 303
+    assert (
+        client.post(reverse("assignment_submit", args=[assignment.code]), body).status_code == 303
+    )
     judgment = Judgment.objects.get()
     assert judgment.ranking == [[b], sorted([a, c]), [d]]
     assert judgment.preferred_id is None and judgment.strength is None
@@ -287,11 +292,25 @@ def test_an_expired_lease_returns_the_item_to_the_pool(project, trainer, other_t
     make_item(project)
     held = services.claim_next(trainer=trainer, project=project)
     Assignment.objects.filter(pk=held.pk).update(lease_expires_at=held.created_at)
+    assert services.claim_next(trainer=other_trainer, project=project) is None, "not swept yet"
+    assert services.expire_leases() == 1
     taken = services.claim_next(trainer=other_trainer, project=project)
     assert taken is not None and taken.item == held.item
-    answer = services.JudgmentInput(preferred_id=held.display_order[0], strength=1)
-    with pytest.raises(services.AssignmentClosed):
-        services.submit_judgment(trainer=trainer, assignment=held, answer=answer)
+    services.submit_judgment(
+        trainer=other_trainer,
+        assignment=taken,
+        answer=services.JudgmentInput(preferred_id=taken.display_order[0], strength=1),
+    )
+    late = services.submit_judgment(
+        trainer=trainer,
+        assignment=held,
+        answer=services.JudgmentInput(preferred_id=held.display_order[1], strength=2),
+    )
+    assert late.counts is False, "kept as a late judgment, not counted"
+    assert Judgment.objects.count() == 2
+    item = held.item
+    item.refresh_from_db()
+    assert (item.n_judgments, item.n_leases, item.open_slots) == (1, 0, 0)
 
 
 def test_done_page_when_nothing_is_left(client_of, project, trainer):

@@ -7,8 +7,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from labeling.accounts.models import User
-from labeling.core.demo_data import PAIRS, RANKED
-from labeling.judging.models import Item, ItemCandidate
+from labeling.core.demo_data import PAIRS, RANKED, TO_GENERATE
+from labeling.judging.services import create_items
 from labeling.projects.models import Candidate, Membership, Project, Prompt
 from labeling.projects.services import add_member, create_project
 
@@ -27,6 +27,15 @@ A safe refusal of a dangerous request beats a helpful answer to it.
 class Command(BaseCommand):
     help = "Create the demo projects and users; print the logins (passwords are new each run)."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--generate",
+            choices=["no", "worker", "inline"],
+            default="no",
+            help="Have the embedded model answer the demo prompts that wait for generation: "
+            "through the Celery worker, or right here in this process.",
+        )
+
     def handle(self, *args, **options):
         logins = {}
         with transaction.atomic():
@@ -42,6 +51,7 @@ class Command(BaseCommand):
             if not Project.objects.filter(slug="demo-pairs").exists():
                 self._make(users, "Demo pairs", "pairwise", PAIRS)
                 self._make(users, "Demo rankings", "ranking", RANKED)
+        self._generate(users["lead"], options["generate"])
         self.stdout.write(self.style.SUCCESS("Demo logins (new passwords each run):"))
         for username, password in logins.items():
             self.stdout.write(f"  {username:16} {password}")
@@ -54,11 +64,26 @@ class Command(BaseCommand):
         add_member(project=project, user=users["researcher"], role=Membership.Role.RESEARCHER)
         for record in records:
             messages = record.get("messages") or [{"role": "user", "content": record["prompt"]}]
-            prompt = Prompt.objects.create(project=project, messages=messages, metadata={"demo": True})
-            item = Item.objects.create(project=project, prompt=prompt)
-            for slot, text in enumerate(record["responses"]):
-                candidate = Candidate.objects.create(
+            prompt = Prompt.objects.create(
+                project=project, messages=messages, metadata={"demo": True}
+            )
+            candidates = [
+                Candidate.objects.create(
                     prompt=prompt, text=text, model_name=f"demo-model-{'abcd'[slot]}"
                 )
-                ItemCandidate.objects.create(item=item, candidate=candidate, slot=slot)
+                for slot, text in enumerate(record["responses"])
+            ]
+            create_items(project=project, groups=[(prompt.pk, [c.pk for c in candidates])])
         return project
+
+    def _generate(self, lead, mode):
+        from labeling.generation.demo import ensure_demo_generation, start_demo_job
+
+        project = Project.objects.get(slug="demo-pairs")
+        endpoint = ensure_demo_generation(project=project, prompts=TO_GENERATE)
+        if mode == "no":
+            return
+        job = start_demo_job(project=project, endpoint=endpoint, by=lead, inline=mode == "inline")
+        if job is not None:
+            where = "generated" if mode == "inline" else "queued for the worker"
+            self.stdout.write(f"Generation job {job.pk}: {job.units_total} demo answers {where}.")

@@ -1,0 +1,75 @@
+"""32 trainers on separate connections claim and submit at once: no item over k, none lost."""
+
+import threading
+from collections import Counter
+
+import pytest
+from django.db import connection, connections
+
+from labeling.judging import services
+from labeling.judging.models import Assignment, Item, Judgment
+from labeling.projects.models import Membership
+from labeling.projects.services import create_project
+from tests.factories import make_item, make_user
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+N_TRAINERS = 32
+N_ITEMS = 24
+ROUNDS = 5
+
+
+def run_crew(project, crew) -> list[BaseException]:
+    """Every trainer claims and submits until the queue is empty, all starting together."""
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(crew))
+
+    def work(trainer):
+        try:
+            start.wait()
+            while (a := services.claim_next(trainer=trainer, project=project)) is not None:
+                services.submit_judgment(
+                    trainer=trainer,
+                    assignment=a,
+                    answer=services.JudgmentInput(preferred_id=a.display_order[0], strength=1),
+                )
+        except BaseException as exc:  # noqa: BLE001 - collected and re-raised in the test
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in crew]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return errors
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_concurrent_claims_never_overfill_an_item_or_lose_one(k):
+    assert connection.vendor == "postgresql"
+    lead = make_user("lead")
+    crew = [make_user(f"c{i}") for i in range(N_TRAINERS)]
+    for round_no in range(ROUNDS):
+        project = create_project(name=f"race k={k} #{round_no}", created_by=lead)
+        services.set_queue_overlap(queue=services.default_queue(project), overlap=k)
+        Membership.objects.bulk_create(
+            Membership(project=project, user=u, role="trainer") for u in crew
+        )
+        items = [make_item(project, prompt=f"q{n}") for n in range(N_ITEMS)]
+
+        errors = run_crew(project, crew)
+        assert errors == []
+
+        judged = Counter(
+            Judgment.objects.filter(assignment__item__project=project).values_list(
+                "assignment__item_id", flat=True
+            )
+        )
+        assert judged == {item.pk: k for item in items}, "every item exactly k times"
+        pairs = Assignment.objects.filter(item__project=project).values_list("item", "trainer")
+        assert len(pairs) == len(set(pairs)), "no trainer twice on an item"
+        assert not Assignment.objects.filter(item__project=project, status="leased").exists()
+        for item in Item.objects.filter(project=project):
+            assert (item.n_judgments, item.n_leases, item.open_slots) == (k, 0, 0)
