@@ -32,6 +32,11 @@ INSTALLED_APPS = [
     "labeling.judging",
     "labeling.generation",
     "labeling.datasets",
+    "labeling.api",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
 ]
 
 MIDDLEWARE = [
@@ -146,6 +151,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
+CELERY_BEAT_SCHEDULE = {
+    "expire-leases": {"task": "labeling.judging.tasks.expire_leases", "schedule": 60.0},
+}
 
 # Labeling defaults
 LEASE_MINUTES_DEFAULT = env_int("LEASE_MINUTES_DEFAULT", 30)

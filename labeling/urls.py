@@ -9,4 +9,6 @@ urlpatterns = [
     path("", include("labeling.projects.import_urls")),
     path("", include("labeling.generation.urls")),
     path("", include("labeling.datasets.urls")),
+    path("", include("labeling.judging.dashboard_urls")),
+    path("api/v1/", include("labeling.api.urls")),
 ]
