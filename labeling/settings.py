@@ -215,3 +215,50 @@ GENERATION_LOCK_DIR = VAR_DIR / "locks"  # per-endpoint slots when the broker is
 # dead: the next delivery of its task (or "Run again") takes it over and starts it afresh.
 EXPORT_STALE_SECONDS = env_int("EXPORT_STALE_SECONDS", 300)
 # End of exports -----------------------------------------------------------------------------
+
+# API (labeling.api) -----------------------------------------------------------------------------
+# DRF under /api/v1/: per-user named tokens (labeling.api.tokens) or the browser's session;
+# cursor pagination everywhere; one error body shape; per-user throttles on writes and on
+# token creation (counted in the default cache: use a shared cache when running many processes).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "labeling.api.tokens.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "labeling.api.pagination.Cursor",
+    "PAGE_SIZE": 50,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["labeling.api.throttling.WriteThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "write": env_str("API_WRITE_RATE", "120/min"),
+        "token": env_str("API_TOKEN_RATE", "10/min"),
+    },
+    "EXCEPTION_HANDLER": "labeling.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "PreferLabel API",
+    "DESCRIPTION": (
+        "Projects, prompts, generation, labeling, judgments and exports. Authenticate with "
+        "`Authorization: Token <key>` (create keys at /account/tokens/ or POST /api/v1/tokens/)."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {},
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
+}
+# End of API -------------------------------------------------------------------------------------
