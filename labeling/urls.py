@@ -4,6 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("labeling.accounts.urls")),
     path("", include("labeling.judging.urls")),
     path("", include("labeling.projects.urls")),
     path("", include("labeling.projects.import_urls")),

@@ -50,6 +50,8 @@ class Item(TimeStamped):
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="items")
     candidates = models.ManyToManyField(Candidate, through="ItemCandidate", related_name="items")
     priority = models.SmallIntegerField(default=0)
+    # Union of the candidates' harm categories: routes the item to opted-in trainers only.
+    harm_mask = models.IntegerField(default=0)
     n_judgments = models.PositiveIntegerField(default=0)
     n_leases = models.PositiveIntegerField(default=0)
     open_slots = models.IntegerField(default=1)

@@ -10,7 +10,7 @@ from string import ascii_uppercase
 from django.http import QueryDict
 
 from labeling.projects.models import Candidate, Flag, Project
-from labeling.projects.taxonomy import HARM_FLAG_KEYS
+from labeling.projects.taxonomy import HARM_FLAG_KEYS, harm_labels
 
 from .forms import SAME, SKIP_REASONS, JudgmentForm, score_field
 from .models import Assignment
@@ -48,6 +48,7 @@ class ResponseView:
     flags: list[FlagBox]
     rank_field: str
     rank_value: str
+    warning: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -147,6 +148,7 @@ def build_screen(assignment: Assignment, *, dimensions, flags, form: JudgmentFor
                 ],
                 rank_field=f"rank-{cid}",
                 rank_value=posted.get(f"rank-{cid}", "") if posted else "",
+                warning=harm_labels(candidates[cid].harm_mask),
             )
         )
 

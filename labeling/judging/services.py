@@ -16,7 +16,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from labeling.projects.models import Membership, Project
+from labeling.core import audit
+from labeling.projects.models import Candidate, Membership, Project, Prompt
+from labeling.projects.taxonomy import HARM_BITS, QUARANTINE_KEY, harm_mask
 
 from .models import (
     Assignment,
@@ -125,6 +127,17 @@ def judged_today(trainer, project: Project, now: datetime | None = None) -> int:
     ).count()
 
 
+def harmful_today(trainer, project: Project, now: datetime | None = None) -> int:
+    """Items carrying a harm category handed to this trainer today (the exposure cap)."""
+    now = now or timezone.now()
+    return Assignment.objects.filter(
+        trainer=trainer,
+        item__project=project,
+        item__harm_mask__gt=0,
+        created_at__gte=day_start(project, now),
+    ).count()
+
+
 def daily_cap_of(membership: Membership) -> int | None:
     if membership.daily_cap is not None:
         return membership.daily_cap
@@ -147,7 +160,24 @@ def why_no_work(trainer, project: Project) -> str:
     cap = daily_cap_of(membership)
     if cap is not None and judged_today(trainer, project) >= cap:
         return f"You reached today's cap of {cap} judgments for this project. Thank you!"
+    exposure = project.harm_exposure_cap
+    if exposure is not None and harmful_today(trainer, project) >= exposure:
+        return (
+            f"You reached today's limit of {exposure} items with harmful content; "
+            "only other work is offered to you now, and none is left."
+        )
     return ""
+
+
+@transaction.atomic
+def accept_notice(*, user, membership: Membership) -> None:
+    """Store the trainer's 18+ confirmation and their acceptance of the project's notice."""
+    now = timezone.now()
+    if user.adult_confirmed_at is None:
+        user.adult_confirmed_at = now
+        user.save(update_fields=["adult_confirmed_at"])
+    membership.notice_accepted_at = now
+    membership.save(update_fields=["notice_accepted_at", "updated_at"])
 
 
 # --- claim ----------------------------------------------------------------------------------
@@ -195,9 +225,14 @@ def _resume(trainer, project: Project, now: datetime) -> Assignment | None:
     return own
 
 
-def _claim_gold(trainer, project: Project, now: datetime) -> Assignment | None:
+def _readable(items, allowed_mask: int):
+    """Only items whose content flags all lie within what the trainer may read."""
+    return items.alias(blocked=F("harm_mask").bitand(~allowed_mask)).filter(blocked=0)
+
+
+def _claim_gold(trainer, project: Project, now: datetime, allowed_mask: int) -> Assignment | None:
     item_id = (
-        Item.objects.filter(project=project, is_gold=True)
+        _readable(Item.objects.filter(project=project, is_gold=True), allowed_mask)
         .exclude(assignments__trainer=trainer)
         .order_by("?")
         .values_list("id", flat=True)
@@ -208,11 +243,15 @@ def _claim_gold(trainer, project: Project, now: datetime) -> Assignment | None:
     return _new_assignment(item_id, trainer, project, now)
 
 
-def _claim_from_queue(trainer, queue: Queue, project: Project, now: datetime) -> Assignment | None:
+def _claim_from_queue(
+    trainer, queue: Queue, project: Project, now: datetime, allowed_mask: int
+) -> Assignment | None:
     """Lock the best open item of one queue (skipping rows others hold) and lease it."""
     for _attempt in range(5):
         item_id = (
-            Item.objects.filter(queue=queue, open_slots__gt=0, is_gold=False)
+            _readable(
+                Item.objects.filter(queue=queue, open_slots__gt=0, is_gold=False), allowed_mask
+            )
             .exclude(assignments__trainer=trainer)
             .order_by("-priority", "open_slots", "id")
             .select_for_update(skip_locked=True, of=("self",))
@@ -263,17 +302,22 @@ def _claim(trainer, project: Project, now: datetime) -> Assignment | None:
     membership = Membership.objects.select_related("project").get(project=project, user=trainer)
     if membership.is_paused or membership.qualification_failed_at:
         return None
+    allowed = trainer.harm_opt_in_mask
+    if project.harm_exposure_cap is not None and (
+        harmful_today(trainer, project, now) >= project.harm_exposure_cap
+    ):
+        allowed = 0
     if needs_qualification(membership):
-        return _claim_gold(trainer, project, now)
+        return _claim_gold(trainer, project, now, allowed)
     cap = daily_cap_of(membership)
     if cap is not None and judged_today(trainer, project, now) >= cap:
         return None
     if project.gold_rate > 0 and _random.random() < project.gold_rate:
-        gold = _claim_gold(trainer, project, now)
+        gold = _claim_gold(trainer, project, now, allowed)
         if gold is not None:
             return gold
     for queue in _eligible_queues(trainer, project):
-        assignment = _claim_from_queue(trainer, queue, project, now)
+        assignment = _claim_from_queue(trainer, queue, project, now, allowed)
         if assignment is not None:
             return assignment
     return None
@@ -419,9 +463,49 @@ def submit_judgment(*, trainer, assignment: Assignment, answer: JudgmentInput) -
     assignment.status = Assignment.Status.SUBMITTED
     assignment.finished_at = now
     assignment.save(update_fields=["status", "finished_at", "updated_at"])
+    _propagate_flags(item=item, answer=answer, trainer=trainer)
     if item.is_gold:
         _after_gold(trainer, project, now)
     return judgment
+
+
+def _propagate_flags(*, item: Item, answer: JudgmentInput, trainer) -> None:
+    """Harm flags hide a response from later trainers; a minors flag quarantines the prompt."""
+    by_candidate: dict[int, set[str]] = {}
+    for cid, key in answer.flags:
+        by_candidate.setdefault(cid, set()).add(key)
+    for cid, keys in by_candidate.items():
+        mask = harm_mask(keys)
+        if mask:
+            Candidate.objects.filter(pk=cid).update(harm_mask=F("harm_mask").bitor(mask))
+            Item.objects.filter(candidates=cid).update(harm_mask=F("harm_mask").bitor(mask))
+    if any(QUARANTINE_KEY in keys for keys in by_candidate.values()):
+        quarantine_prompt(prompt_id=item.prompt_id, actor=trainer, reason="flagged by a trainer")
+
+
+QUARANTINE_BIT = HARM_BITS[QUARANTINE_KEY]
+
+
+@transaction.atomic
+def quarantine_prompt(*, prompt_id: int, actor, reason: str) -> int:
+    """Take a prompt out of every queue and view for good; log it for the escalation report."""
+    prompt = Prompt.objects.select_for_update().get(pk=prompt_id)
+    if prompt.quarantined_at is None:
+        prompt.quarantined_at = timezone.now()
+        prompt.save(update_fields=["quarantined_at", "updated_at"])
+    items = Item.objects.filter(prompt_id=prompt_id)
+    items.update(harm_mask=F("harm_mask").bitor(QUARANTINE_BIT))
+    live = Assignment.objects.filter(item__in=items, status=Assignment.Status.LEASED)
+    ended = _end_leases(live, Assignment.Status.RELEASED)
+    audit.record(
+        action="quarantine",
+        actor=actor,
+        project=prompt.project,
+        obj=prompt,
+        reason=reason,
+        leases_ended=ended,
+    )
+    return ended
 
 
 def _revise(judgment: Judgment, answer: JudgmentInput, project: Project) -> Judgment:
@@ -542,3 +626,93 @@ def requeue_outdated(*, project: Project, by) -> int:
         review_judgment(judgment=judgment, by=by, accept=False, comment=comment)
         n += 1
     return n
+
+
+# --- lead actions: gold items, queues, trainers ---------------------------------------------
+
+
+@transaction.atomic
+def mark_gold(*, item: Item, answer: dict | None, by) -> Item:
+    """Make an item gold with its expected answer (see docs/queues.md), or ordinary again.
+
+    A gold item leaves the normal queue (it is served only as gold, exempt from overlap);
+    an item made ordinary again gets its open slots back from its queue's overlap.
+    """
+    item = Item.objects.select_for_update().select_related("queue").get(pk=item.pk)
+    if answer is None:
+        item.is_gold = False
+        item.gold_answer = None
+        item.open_slots = max(item.queue.overlap - item.n_judgments - item.n_leases, 0)
+    else:
+        item.is_gold = True
+        item.gold_answer = answer
+        item.open_slots = 0
+    item.save(update_fields=["is_gold", "gold_answer", "open_slots", "updated_at"])
+    return item
+
+
+@transaction.atomic
+def update_queue(
+    *,
+    queue: Queue,
+    name: str,
+    priority: int,
+    overlap: int,
+    is_paused: bool,
+    restricted: bool,
+    trainers: Sequence = (),
+) -> Queue:
+    """Change a queue's name, priority, overlap, pause state and audience."""
+    queue.name = name
+    queue.priority = priority
+    queue.is_paused = is_paused
+    queue.restricted = restricted
+    queue.save(update_fields=["name", "priority", "is_paused", "restricted", "updated_at"])
+    queue.trainers.set(trainers if restricted else [])
+    if overlap != queue.overlap:
+        set_queue_overlap(queue=queue, overlap=overlap)
+    return queue
+
+
+def create_queue(*, project: Project, name: str, priority: int = 0, overlap: int | None = None) -> Queue:
+    """Add a queue to a project (items go to it when created or imported into it)."""
+    return Queue.objects.create(
+        project=project, name=name, priority=priority, overlap=overlap or project.overlap
+    )
+
+
+@transaction.atomic
+def set_trainer_state(
+    *, membership: Membership, daily_cap: int | None, is_paused: bool, reason: str = ""
+) -> Membership:
+    """A lead sets a trainer's own daily cap, pauses them or lets them work again."""
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    membership.daily_cap = daily_cap
+    if is_paused != membership.is_paused:
+        membership.is_paused = is_paused
+        membership.paused_reason = (reason or "paused by the lead") if is_paused else ""
+    membership.save(update_fields=["daily_cap", "is_paused", "paused_reason", "updated_at"])
+    return membership
+
+
+QUEUE_SETTING_FIELDS = (
+    "daily_cap",
+    "time_zone",
+    "gold_rate",
+    "gold_window",
+    "gold_min_accuracy",
+    "qualification_size",
+    "qualification_pass",
+)
+
+
+@transaction.atomic
+def update_queue_settings(*, project: Project, **values) -> Project:
+    """Save the project's cap, day boundary, gold rate and qualification rules."""
+    unknown = set(values) - set(QUEUE_SETTING_FIELDS)
+    if unknown:
+        raise TypeError(f"not queue settings: {sorted(unknown)}")
+    for name, value in values.items():
+        setattr(project, name, value)
+    project.save(update_fields=[*values, "updated_at"])
+    return project

@@ -2,12 +2,13 @@
 
 from django.contrib import messages
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import push_url
 
+from labeling.core import audit
 from labeling.projects.access import get_project_for
 from labeling.projects.models import Membership, Project
 
@@ -90,7 +91,9 @@ def work_url(project: Project) -> str:
 
 @require_http_methods(["GET", "POST"])
 def work_next(request: HttpRequest, slug: str) -> HttpResponse:
-    project, _ = get_project_for(request.user, slug, TRAINER)
+    project, membership = get_project_for(request.user, slug, TRAINER)
+    if not (request.user.adult_confirmed_at and membership.notice_accepted_at):
+        return redirect("project_notice", slug=project.slug)
     assignment = services.claim_next(trainer=request.user, project=project)
     if assignment is None:
         return _workspace(request, project, None)
@@ -100,15 +103,53 @@ def work_next(request: HttpRequest, slug: str) -> HttpResponse:
 def assignment_page(request: HttpRequest, code) -> HttpResponse:
     assignment = selectors.get_assignment_for(request.user, code)
     project = assignment.item.project
-    if not assignment.is_open:
+    if not assignment.is_open or assignment.item.prompt.quarantined_at:
         return redirect("work_next", slug=project.slug)
     return _workspace(request, project, assignment)
+
+
+@require_POST
+def reveal(request: HttpRequest, code, candidate_id: int) -> HttpResponse:
+    """Record that the trainer chose to read a response hidden behind a content warning."""
+    assignment = selectors.get_assignment_for(request.user, code)
+    if candidate_id not in assignment.display_order:
+        raise Http404("No such response")
+    audit.record(
+        action="reveal",
+        actor=request.user,
+        project=assignment.item.project,
+        obj=assignment,
+        candidate=candidate_id,
+    )
+    return HttpResponse(status=204)
+
+
+@require_http_methods(["GET", "POST"])
+def notice(request: HttpRequest, slug: str) -> HttpResponse:
+    """Before the first item: confirm being 18 or older and accept the content notice."""
+    project, membership = get_project_for(request.user, slug, TRAINER)
+    error = ""
+    if request.method == "POST":
+        if request.POST.get("adult") != "yes" or request.POST.get("accept") != "yes":
+            error = "Please confirm both statements to start."
+        else:
+            services.accept_notice(user=request.user, membership=membership)
+            return redirect("work_next", slug=project.slug)
+    return render(
+        request,
+        "judging/notice.html",
+        {"project": project, "error": error},
+        status=400 if error else 200,
+    )
 
 
 @require_POST
 def submit(request: HttpRequest, code) -> HttpResponse:
     assignment = selectors.get_assignment_for(request.user, code)
     project = assignment.item.project
+    if assignment.item.prompt.quarantined_at and assignment.status != Assignment.Status.SUBMITTED:
+        messages.warning(request, "That item was withdrawn while you had it open.")
+        return _next(request, project)
     form = JudgmentForm(
         request.POST,
         assignment=assignment,

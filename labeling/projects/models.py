@@ -41,6 +41,18 @@ class Project(TimeStamped):
     # Qualification: a new trainer answers this many gold items first and needs `pass` right.
     qualification_size = models.PositiveSmallIntegerField(default=0)
     qualification_pass = models.PositiveSmallIntegerField(default=0)
+    # Wellbeing: shown and accepted before a trainer's first item; a daily cap on harmful items.
+    content_notice = models.TextField(
+        blank=True,
+        default=(
+            "Some responses in this project may contain offensive, disturbing or harmful "
+            "content. Content flagged as harmful is hidden behind a warning until you choose "
+            "to reveal it. You can skip any item and stop at any time."
+        ),
+    )
+    harm_exposure_cap = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Harmful items per trainer per day; empty for no cap."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -100,6 +112,7 @@ class Membership(TimeStamped):
     paused_reason = models.CharField(max_length=300, blank=True)
     qualified_at = models.DateTimeField(null=True, blank=True)
     qualification_failed_at = models.DateTimeField(null=True, blank=True)
+    notice_accepted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -192,6 +205,10 @@ class Prompt(TimeStamped):
     batch = models.ForeignKey(
         ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="prompts"
     )
+    # Never shown again (sexual content involving minors): leads see only metadata.
+    quarantined_at = models.DateTimeField(null=True, blank=True)
+    # Soft delete by a deletion request; purged for good after the retention window.
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -217,6 +234,8 @@ class Candidate(TimeStamped):
     text = models.TextField()
     model_name = models.CharField(max_length=200, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    # Wellbeing categories this response was flagged with, by trainers or by screening.
+    harm_mask = models.IntegerField(default=0)
     # Set for generated candidates: a hash of (prompt, endpoint, params, sample index).
     generation_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
 

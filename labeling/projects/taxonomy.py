@@ -77,3 +77,31 @@ DEFAULT_DIMENSIONS: tuple[dict, ...] = (
         },
     },
 )
+
+# Harm categories as bits, so "which harms does this item carry" and "which did this trainer
+# opt into" compare in one integer expression on any database.
+HARM_BITS: dict[str, int] = {
+    key: 1 << i for i, key in enumerate(f.key for f in BASE_FLAGS if f.kind == "harm")
+}
+# Content a trainer must opt into before being shown it (distressing to read). Personal data
+# is a privacy matter, not a wellbeing one; sexual content involving minors is never shown.
+WELLBEING_KEYS: tuple[str, ...] = ("hate", "harassment", "self_harm", "sexual", "violence", "illicit")
+QUARANTINE_KEY = "sexual_minors"
+
+
+def harm_mask(keys) -> int:
+    """The bit mask of the wellbeing categories among `keys`."""
+    mask = 0
+    for key in keys:
+        if key in WELLBEING_KEYS:
+            mask |= HARM_BITS[key]
+    return mask
+
+
+def harm_keys(mask: int) -> list[str]:
+    return [key for key in WELLBEING_KEYS if mask & HARM_BITS[key]]
+
+
+def harm_labels(mask: int) -> list[str]:
+    labels = {f.key: f.label for f in BASE_FLAGS}
+    return [labels[key] for key in harm_keys(mask)]

@@ -212,6 +212,9 @@
     } else if (key === "S") {
       var skip = document.querySelector("select[data-skip]");
       if (skip) { skip.focus(); }
+    } else if (key === "o") {
+      var hidden = activeResponse() && activeResponse().querySelector("details[data-warning]:not([open]) summary");
+      if (hidden) { hidden.click(); }
     } else if (key === "x") {
       var allBad = document.querySelector("input[data-all-bad]");
       if (allBad) { allBad.checked = !allBad.checked; }

@@ -3,6 +3,7 @@
 import pytest
 
 from labeling.judging.models import Assignment, Judgment
+from labeling.projects.models import Membership
 from tests.factories import make_item
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -21,9 +22,19 @@ def test_a_trainer_labels_three_items_with_the_keyboard_only(
         )
         for n in range(3)
     ]
+    Membership.objects.filter(user=trainer).update(notice_accepted_at=None)
+    trainer.adult_confirmed_at = None
+    trainer.save()
     login(trainer)
-    page.keyboard.press("Tab")  # from the page top: the first focusable control is "Start labeling"
     page.locator("button:has-text('Start labeling')").focus()
+    page.keyboard.press("Enter")
+    # The first-item gate, by keyboard too: tick both statements, then start.
+    page.wait_for_selector("[data-testid=content-notice]")
+    page.locator("input[name=adult]").focus()
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     page.wait_for_selector("#judgment-form")
 
