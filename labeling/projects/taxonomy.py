@@ -85,7 +85,14 @@ HARM_BITS: dict[str, int] = {
 }
 # Content a trainer must opt into before being shown it (distressing to read). Personal data
 # is a privacy matter, not a wellbeing one; sexual content involving minors is never shown.
-WELLBEING_KEYS: tuple[str, ...] = ("hate", "harassment", "self_harm", "sexual", "violence", "illicit")
+WELLBEING_KEYS: tuple[str, ...] = (
+    "hate",
+    "harassment",
+    "self_harm",
+    "sexual",
+    "violence",
+    "illicit",
+)
 QUARANTINE_KEY = "sexual_minors"
 
 
