@@ -21,10 +21,7 @@ install: $(STAMP)
 
 ## Bring the app up with a demo project (SQLite unless DATABASE_URL is set).
 run: $(STAMP)
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py load_demo
-	@echo "Open http://$(HOST):$(PORT)/ and log in with one of the accounts above."
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	BIN=$(BIN) HOST=$(HOST) PORT=$(PORT) bash scripts/run-dev
 
 ## Headless Chromium for the browser tests, from Debian's packages.
 browser-deps:

@@ -170,15 +170,17 @@ def job_new(request: HttpRequest, slug: str) -> HttpResponse:
 def job_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     project, _ = get_project_for(request.user, slug, LEAD)
     job = _job_for(project, pk)
-    context = {"project": project, "job": job, "progress": job_progress(job=job)}
+    context = {
+        "project": project,
+        "job": job,
+        "progress": job_progress(job=job),
+        "units": job.units.select_related("endpoint", "candidate")
+        .exclude(status__in=[GenerationUnit.Status.QUEUED, GenerationUnit.Status.CANCELLED])
+        .order_by("-updated_at")[:RECENT_UNITS],
+    }
     if request.htmx:
         return render(request, "generation/job.html#progress", context)
     context["endpoints"] = job.endpoints.all()
-    context["units"] = (
-        job.units.select_related("endpoint", "prompt", "candidate")
-        .exclude(status=GenerationUnit.Status.QUEUED)
-        .order_by("-updated_at")[:RECENT_UNITS]
-    )
     return render(request, "generation/job.html", context)
 
 

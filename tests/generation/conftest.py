@@ -60,7 +60,9 @@ def llama_server(tmp_path_factory):
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"llama_cpp.server did not start:\n{log_path.read_text()}")
+                    raise RuntimeError(
+                        f"llama_cpp.server did not start:\n{log_path.read_text()}"
+                    ) from None
                 time.sleep(0.2)
         yield url
     finally:

@@ -15,7 +15,7 @@ It counts requests per (model, prompt, seed) and the most requests in flight per
 import json
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SLOW = 0.3
@@ -112,7 +112,8 @@ class FaultServer:
                     time.sleep(server.hang)
                 if model == "slow":
                     time.sleep(server.slow)
-                text = f"[{model}] answer to: {prompt} (seed {seed}, temperature {body.get('temperature')})"
+                temperature = body.get("temperature")
+                text = f"[{model}] answer to: {prompt} (seed {seed}, temperature {temperature})"
                 self._send(
                     200,
                     {

@@ -159,7 +159,7 @@ def test_the_job_page_polls_until_the_job_is_final(client, lead, project, fault_
     client.force_login(lead)
     url = reverse("generation_job", args=[project.slug, job.pk])
     html = client.get(url).content.decode()
-    assert 'hx-trigger="load delay:1s"' in html and "0 / 1" in html
+    assert 'hx-trigger="load delay:1s' in html and "0 / 1" in html
     services.execute_unit(unit_id=job.units.get().pk, max_attempts=3)
     fragment = client.get(url, headers={"HX-Request": "true"}).content.decode()
     assert "1 / 1" in fragment and "hx-trigger" not in fragment and "<html" not in fragment

@@ -33,12 +33,13 @@ def test_a_unit_key_depends_on_prompt_endpoint_params_and_sample_only():
     assert key == services.unit_key(
         prompt_id=1, endpoint_id=2, params=dict(reversed(params.items())), sample_index=0
     )
+    hotter = {**params, "temperature": 1}
     others = {
         services.unit_key(prompt_id=9, endpoint_id=2, params=params, sample_index=0),
         services.unit_key(prompt_id=1, endpoint_id=9, params=params, sample_index=0),
-        services.unit_key(prompt_id=1, endpoint_id=2, params={**params, "temperature": 1}, sample_index=0),
+        services.unit_key(prompt_id=1, endpoint_id=2, params=hotter, sample_index=0),
         services.unit_key(prompt_id=1, endpoint_id=2, params=params, sample_index=1),
-    }  # fmt: skip
+    }
     assert key not in others and len(others) == 4
 
 
