@@ -70,7 +70,7 @@ def start_export(*, project: Project, user, options: ExportOptions, enqueue: boo
 
 
 @transaction.atomic
-def restart_export(*, export: Export) -> Export:
+def restart_export(*, export: Export, enqueue: bool = True) -> Export:
     """Queue a failed (or stalled) export again; its next attempt starts from nothing."""
     stale = timezone.now() - stale_after()
     updated = (
@@ -80,7 +80,7 @@ def restart_export(*, export: Export) -> Export:
         )
         .update(status=Export.Status.QUEUED, progress_done=0, error="")
     )
-    if updated:
+    if updated and enqueue:
         from .tasks import run_export_task
 
         transaction.on_commit(lambda: run_export_task.delay(export.pk))
