@@ -8,6 +8,8 @@ class User(AbstractUser):
     # Wellbeing: the harm categories this trainer agreed to read (taxonomy.WELLBEING_KEYS).
     harm_opt_ins = models.JSONField(default=list, blank=True)
     adult_confirmed_at = models.DateTimeField(null=True, blank=True)
+    # Set by a trainer's erasure request: exports then show the pseudonym "deleted".
+    erased_at = models.DateTimeField(null=True, blank=True)
 
     @property
     def harm_opt_in_mask(self) -> int:
