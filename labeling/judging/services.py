@@ -495,8 +495,7 @@ def quarantine_prompt(*, prompt_id: int, actor, reason: str) -> int:
         prompt.save(update_fields=["quarantined_at", "updated_at"])
     items = Item.objects.filter(prompt_id=prompt_id)
     items.update(harm_mask=F("harm_mask").bitor(QUARANTINE_BIT))
-    live = Assignment.objects.filter(item__in=items, status=Assignment.Status.LEASED)
-    ended = _end_leases(live, Assignment.Status.RELEASED)
+    ended = release_item_leases(items=items)
     audit.record(
         action="quarantine",
         actor=actor,
@@ -571,6 +570,13 @@ def expire_leases(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     lapsed = Assignment.objects.filter(status=Assignment.Status.LEASED, lease_expires_at__lte=now)
     return _end_leases(lapsed, Assignment.Status.EXPIRED)
+
+
+@transaction.atomic
+def release_item_leases(*, items) -> int:
+    """End every open lease on these items (their content was withdrawn)."""
+    live = Assignment.objects.filter(item__in=items, status=Assignment.Status.LEASED)
+    return _end_leases(live, Assignment.Status.RELEASED)
 
 
 @transaction.atomic
@@ -674,7 +680,9 @@ def update_queue(
     return queue
 
 
-def create_queue(*, project: Project, name: str, priority: int = 0, overlap: int | None = None) -> Queue:
+def create_queue(
+    *, project: Project, name: str, priority: int = 0, overlap: int | None = None
+) -> Queue:
     """Add a queue to a project (items go to it when created or imported into it)."""
     return Queue.objects.create(
         project=project, name=name, priority=priority, overlap=overlap or project.overlap

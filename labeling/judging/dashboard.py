@@ -1,0 +1,377 @@
+"""Selectors for the lead's dashboard: every figure is one grouped SQL aggregate.
+
+Each function issues a fixed number of queries whatever the number of queues, trainers or
+judgments, so the page costs the same with 3 trainers as with 300 (see the query-count test).
+Medians use PostgreSQL's `percentile_cont`; on SQLite (the zero-config run) they are taken in
+Python from one extra query.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from statistics import median
+
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    BigIntegerField,
+    Count,
+    F,
+    FloatField,
+    Q,
+    Sum,
+    Value,
+)
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce, Greatest, TruncHour
+from django.utils import timezone
+
+from labeling.projects.models import Membership, Project
+from labeling.projects.taxonomy import HARM_FLAG_KEYS
+
+from .models import Assignment, CandidateFlag, Item, Judgment, Notice, Queue
+from .services import day_start
+
+# Throughput and ETA are read from this recent window.
+THROUGHPUT_WINDOW = timedelta(hours=1)
+CHART_HOURS = 24
+
+
+class PercentileCont(Aggregate):
+    """`percentile_cont(f) WITHIN GROUP (ORDER BY expr)` (PostgreSQL only)."""
+
+    function = "percentile_cont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression, fraction: float = 0.5, **extra):
+        super().__init__(expression, fraction=float(fraction), **extra)
+
+
+def _is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+# --- queues --------------------------------------------------------------------------------
+
+
+@dataclass
+class QueueRow:
+    queue: Queue
+    items: int = 0
+    done: int = 0
+    in_progress: int = 0
+    remaining: int = 0
+    judgments: int = 0
+    judgments_left: int = 0
+    per_hour: int = 0
+
+    @property
+    def eta_hours(self) -> float | None:
+        """Hours to finish at the last hour's pace; None when nothing moved lately."""
+        if not self.judgments_left:
+            return 0.0
+        if not self.per_hour:
+            return None
+        return self.judgments_left / self.per_hour
+
+    @property
+    def done_percent(self) -> int:
+        return round(100 * self.done / self.items) if self.items else 0
+
+
+def queue_rows(project: Project, now: datetime) -> list[QueueRow]:
+    """Per queue: items done / in progress / not started, judgments left, recent pace.
+
+    Gold items are exempt from progress counts. Three queries.
+    """
+    queues = list(Queue.objects.filter(project=project).order_by("-priority", "id"))
+    rows = {q.pk: QueueRow(queue=q) for q in queues}
+    items = (
+        Item.objects.filter(project=project, is_gold=False)
+        .values("queue_id")
+        .annotate(
+            n=Count("id"),
+            done=Count("id", filter=Q(n_judgments__gte=F("queue__overlap"))),
+            started=Count(
+                "id",
+                filter=Q(n_judgments__lt=F("queue__overlap"))
+                & (Q(n_judgments__gt=0) | Q(n_leases__gt=0)),
+            ),
+            judgments=Coalesce(Sum("n_judgments"), 0),
+            left=Coalesce(Sum(Greatest(F("queue__overlap") - F("n_judgments"), Value(0))), 0),
+        )
+        .order_by()
+    )
+    for r in items:
+        row = rows.get(r["queue_id"])
+        if row is None:
+            continue
+        row.items, row.done, row.in_progress = r["n"], r["done"], r["started"]
+        row.remaining = r["n"] - r["done"] - r["started"]
+        row.judgments, row.judgments_left = r["judgments"], r["left"]
+    recent = (
+        Judgment.objects.filter(
+            assignment__item__project=project,
+            assignment__item__is_gold=False,
+            counts=True,
+            created_at__gte=now - THROUGHPUT_WINDOW,
+        )
+        .values("assignment__item__queue_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for r in recent:
+        row = rows.get(r["assignment__item__queue_id"])
+        if row is not None:
+            row.per_hour = r["n"]
+    return list(rows.values())
+
+
+# --- trainers -------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainerRow:
+    membership: Membership
+    today: int = 0
+    total: int = 0
+    median_seconds: float | None = None
+    skipped: int = 0
+    finished: int = 0
+    gold_answered: int = 0
+    gold_correct: int = 0
+    pairs_with_winner: int = 0
+    first_shown_wins: int = 0
+    flags: int = 0
+    open_leases: int = 0
+
+    @property
+    def user(self):
+        return self.membership.user
+
+    @property
+    def skip_rate(self) -> float | None:
+        return self.skipped / self.finished if self.finished else None
+
+    @property
+    def gold_accuracy(self) -> float | None:
+        return self.gold_correct / self.gold_answered if self.gold_answered else None
+
+    @property
+    def position_bias(self) -> float | None:
+        """Share of decided pairwise judgments won by the response shown first (left)."""
+        if not self.pairs_with_winner:
+            return None
+        return self.first_shown_wins / self.pairs_with_winner
+
+
+def trainer_rows(project: Project, now: datetime) -> list[TrainerRow]:
+    """One row per trainer of the project with their day, pace, skips, gold and bias.
+
+    Four queries on PostgreSQL (five on SQLite, for the medians).
+    """
+    members = (
+        Membership.objects.filter(project=project, role=Membership.Role.TRAINER)
+        .select_related("user")
+        .order_by("user__username")
+    )
+    rows = {m.user_id: TrainerRow(membership=m) for m in members}
+    if not rows:
+        return []
+    submitted = Q(judgment__isnull=False)
+    first_shown = Cast(KeyTextTransform("0", "judgment__shown_order"), BigIntegerField())
+    aggregates = {
+        "total": Count("judgment"),
+        "today": Count("judgment", filter=Q(judgment__created_at__gte=day_start(project, now))),
+        "skipped": Count("id", filter=Q(status=Assignment.Status.SKIPPED)),
+        "finished": Count("id", filter=submitted | Q(status=Assignment.Status.SKIPPED)),
+        "gold_answered": Count("judgment", filter=Q(judgment__gold_correct__isnull=False)),
+        "gold_correct": Count("judgment", filter=Q(judgment__gold_correct=True)),
+        "pairs_with_winner": Count("judgment", filter=Q(judgment__preferred__isnull=False)),
+        "first_shown_wins": Count(
+            "judgment",
+            filter=Q(judgment__preferred__isnull=False) & Q(judgment__preferred_id=first_shown),
+        ),
+        "open_leases": Count("id", filter=Q(status=Assignment.Status.LEASED)),
+    }
+    if _is_postgres():
+        aggregates["median_ms"] = PercentileCont("judgment__time_spent_ms")
+    stats = (
+        Assignment.objects.filter(item__project=project, trainer_id__in=list(rows))
+        .values("trainer_id")
+        .annotate(**aggregates)
+        .order_by()
+    )
+    for s in stats:
+        row = rows[s["trainer_id"]]
+        for name in aggregates:
+            if name != "median_ms":
+                setattr(row, name, s[name])
+        if s.get("median_ms") is not None:
+            row.median_seconds = s["median_ms"] / 1000
+    if not _is_postgres():
+        _python_medians(project, rows)
+    flags = (
+        CandidateFlag.objects.filter(judgment__assignment__item__project=project)
+        .values("judgment__assignment__trainer_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for f in flags:
+        row = rows.get(f["judgment__assignment__trainer_id"])
+        if row is not None:
+            row.flags = f["n"]
+    return list(rows.values())
+
+
+def _python_medians(project: Project, rows: dict[int, TrainerRow]) -> None:
+    times: dict[int, list[int]] = {}
+    for trainer_id, ms in Judgment.objects.filter(
+        assignment__item__project=project, assignment__trainer_id__in=list(rows)
+    ).values_list("assignment__trainer_id", "time_spent_ms"):
+        times.setdefault(trainer_id, []).append(ms)
+    for trainer_id, values in times.items():
+        rows[trainer_id].median_seconds = median(values) / 1000
+
+
+# --- flagged items, chart, notices ----------------------------------------------------------
+
+
+@dataclass
+class FlaggedItem:
+    item_id: int
+    prompt: str = ""
+    keys: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.keys.values())
+
+
+def harmful_items(project: Project, limit: int = 20) -> list[FlaggedItem]:
+    """Items with a harm flag, most flagged first. Two queries."""
+    per_key = (
+        CandidateFlag.objects.filter(
+            judgment__assignment__item__project=project, key__in=sorted(HARM_FLAG_KEYS)
+        )
+        .values("judgment__assignment__item_id", "key")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    found: dict[int, FlaggedItem] = {}
+    for r in per_key:
+        item_id = r["judgment__assignment__item_id"]
+        found.setdefault(item_id, FlaggedItem(item_id=item_id)).keys[r["key"]] = r["n"]
+    top = sorted(found.values(), key=lambda f: (-f.total, -f.item_id))[:limit]
+    prompts = dict(
+        Item.objects.filter(pk__in=[f.item_id for f in top]).values_list("pk", "prompt__messages")
+    )
+    for f in top:
+        messages = prompts.get(f.item_id) or []
+        f.prompt = messages[-1]["content"] if messages else ""
+    return top
+
+
+@dataclass
+class Bar:
+    hour: datetime
+    count: int
+    x: int = 0
+    y: int = 0
+    height: int = 0
+
+
+@dataclass
+class Chart:
+    bars: list[Bar]
+    peak: int
+    width: int
+    height: int
+    bar_width: int
+
+
+def hourly_chart(project: Project, now: datetime, *, hours: int = CHART_HOURS) -> Chart:
+    """Judgments per hour over the last `hours`, laid out for a server-rendered SVG."""
+    end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    start = end - timedelta(hours=hours)
+    counts = {
+        r["hour"]: r["n"]
+        for r in Judgment.objects.filter(assignment__item__project=project, created_at__gte=start)
+        .annotate(hour=TruncHour("created_at"))
+        .values("hour")
+        .annotate(n=Count("id"))
+        .order_by()
+    }
+    plot_height, bar_width, gap = 80, 14, 4
+    peak = max(counts.values(), default=0)
+    bars = []
+    for i in range(hours):
+        hour = start + timedelta(hours=i)
+        n = counts.get(hour, 0)
+        h = round(plot_height * n / peak) if peak else 0
+        if n and not h:
+            h = 1
+        bars.append(Bar(hour=hour, count=n, x=i * (bar_width + gap), y=plot_height - h, height=h))
+    return Chart(
+        bars=bars,
+        peak=peak,
+        width=hours * (bar_width + gap),
+        height=plot_height,
+        bar_width=bar_width,
+    )
+
+
+@dataclass
+class Dashboard:
+    queues: list[QueueRow]
+    trainers: list[TrainerRow]
+    harmful: list[FlaggedItem]
+    chart: Chart
+    notices: list[Notice]
+    now: datetime
+    outdated: int = 0
+
+    @property
+    def totals(self) -> QueueRow:
+        total = QueueRow(queue=None)  # type: ignore[arg-type]
+        for q in self.queues:
+            for name in ("items", "done", "in_progress", "remaining", "judgments"):
+                setattr(total, name, getattr(total, name) + getattr(q, name))
+            total.judgments_left += q.judgments_left
+            total.per_hour += q.per_hour
+        return total
+
+
+def outdated_judgments(project: Project) -> int:
+    """Counted judgments made under an older version of the guidelines."""
+    return Judgment.objects.filter(
+        assignment__item__project=project,
+        assignment__status=Assignment.Status.SUBMITTED,
+        guideline_version__lt=project.guidelines_version,
+        counts=True,
+    ).count()
+
+
+def project_dashboard(project: Project, now: datetime | None = None) -> Dashboard:
+    """Everything the dashboard shows, in a fixed number of queries."""
+    now = now or timezone.now()
+    return Dashboard(
+        queues=queue_rows(project, now),
+        trainers=trainer_rows(project, now),
+        harmful=harmful_items(project),
+        chart=hourly_chart(project, now),
+        notices=list(Notice.objects.filter(project=project)[:5]),
+        now=now,
+        outdated=outdated_judgments(project),
+    )
+
+
+__all__ = [
+    "Dashboard",
+    "PercentileCont",
+    "harmful_items",
+    "hourly_chart",
+    "project_dashboard",
+    "queue_rows",
+    "trainer_rows",
+]
