@@ -5,9 +5,9 @@ import io
 import pytest
 
 from labeling.projects.models import Prompt
+from tests.factories import PASSWORD
 
 from .conftest import client_for
-from tests.factories import PASSWORD
 
 BAD = (
     b'{"prompt": "ok", "responses": ["a", "b"]}\n'
