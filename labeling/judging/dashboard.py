@@ -302,7 +302,7 @@ def hourly_chart(project: Project, now: datetime, *, hours: int = CHART_HOURS) -
         .annotate(n=Count("id"))
         .order_by()
     }
-    plot_height, bar_width, gap = 80, 14, 4
+    plot_height, bar_width, gap = 100, 28, 6
     peak = max(counts.values(), default=0)
     bars = []
     for i in range(hours):

@@ -143,11 +143,18 @@ class GoldForm(forms.Form):
         ]
         if ranking:
             self.fields["preferred"].label = "Best response"
+        self.letters = {str(c.pk): ascii_uppercase[i] for i, c in enumerate(candidates)}
         self.fields["flags"].choices = [
-            (f"{c.pk}:{f.key}", f"{ascii_uppercase[i]} · {f.label}")
-            for i, c in enumerate(candidates)
-            for f in flag_choices
+            (f"{c.pk}:{f.key}", f.label) for c in candidates for f in flag_choices
         ]
+
+    def flag_groups(self) -> list[tuple[str, list]]:
+        """The flag checkboxes grouped by response letter, for the template."""
+        groups: dict[str, list] = {}
+        for box in self["flags"]:
+            cid = str(box.data["value"]).split(":", 1)[0]
+            groups.setdefault(self.letters[cid], []).append(box)
+        return list(groups.items())
 
     def answer(self) -> dict:
         data = self.cleaned_data

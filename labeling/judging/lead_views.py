@@ -427,10 +427,7 @@ def _review_context(project: Project, judgment: Judgment, form: ReviewForm | Non
                 r.snapshot.get("ranking"),
                 shown_letters,
             ),
-            "scores": [
-                (shown_letters.get(c, "?"), dim_names.get(d, d), v)
-                for c, d, v in r.snapshot.get("scores", [])
-            ],
+            "scores": _scores_by_letter(r.snapshot.get("scores", []), shown_letters, dim_names),
             "flags": [(shown_letters.get(c, "?"), k) for c, k in r.snapshot.get("flags", [])],
         }
         for r in judgment.revisions.all()
@@ -446,9 +443,22 @@ def _review_context(project: Project, judgment: Judgment, form: ReviewForm | Non
             judgment.preferred_id, judgment.strength, judgment.ranking, shown_letters
         ),
         "revisions": revisions,
-        "form": form or ReviewForm(initial={"comment": judgment.review_comment}),
+        "form": form
+        or ReviewForm(
+            initial={"comment": judgment.review_comment if judgment.review_status else ""}
+        ),
         "gold_summary": _gold_summary(item.gold_answer, shown_letters) if item.is_gold else "",
     }
+
+
+def _scores_by_letter(scores, letters: dict[int, str], dim_names: dict) -> list[tuple]:
+    """[(letter, "Helpfulness 6 · Truthfulness 5 …")] in the shown order."""
+    grouped: dict[str, list[str]] = {}
+    for cid, dim_id, value in scores:
+        grouped.setdefault(letters.get(cid, "?"), []).append(
+            f"{dim_names.get(dim_id, dim_id)} {value}"
+        )
+    return [(letter, " · ".join(parts)) for letter, parts in sorted(grouped.items())]
 
 
 def _get_judgment(project: Project, pk: int) -> Judgment:

@@ -28,3 +28,14 @@ def eta(hours: float | None) -> str:
     if hours < 48:
         return f"{hours:.1f} h"
     return f"{hours / 24:.1f} days"
+
+
+@register.filter
+def ms_seconds(value: int | None) -> str:
+    """Milliseconds as '74 s' or '2 min 5 s'."""
+    if value is None:
+        return DASH
+    total = round(value / 1000)
+    if total < 120:
+        return f"{total} s"
+    return f"{total // 60} min {total % 60} s"
