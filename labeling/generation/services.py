@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -317,43 +317,55 @@ def _lease(endpoint: ModelEndpoint, now: datetime) -> datetime:
     return now + timedelta(seconds=seconds)
 
 
-def claim_unit(*, unit_id: int) -> bool:
-    """Take a queued unit, or a running one whose lease ran out (its worker died)."""
-    unit = GenerationUnit.objects.select_related("endpoint").filter(pk=unit_id).first()
+def claim_unit(*, unit_id: int) -> GenerationUnit | None:
+    """Take a queued unit, or a running one whose lease ran out (its worker died).
+
+    Returns the unit, counted as one more attempt, or None if someone else has it.
+    """
+    unit = (
+        GenerationUnit.objects.select_related("endpoint", "prompt", "job__project")
+        .filter(pk=unit_id)
+        .first()
+    )
     if unit is None:
-        return False
+        return None
     now = timezone.now()
     claimed = (
         GenerationUnit.objects.filter(pk=unit_id)
         .filter(Q(status=Status.QUEUED) | Q(status=Status.RUNNING, lease_expires_at__lt=now))
         .update(
             status=Status.RUNNING,
+            attempts=F("attempts") + 1,
             lease_expires_at=_lease(unit.endpoint, now),
             started_at=now,
             updated_at=now,
         )
     )
-    if claimed:
+    if not claimed:
+        return None
+    if unit.job.status == JobStatus.QUEUED:
         GenerationJob.objects.filter(pk=unit.job_id, status=JobStatus.QUEUED).update(
             status=JobStatus.RUNNING, started_at=now, updated_at=now
         )
-    return bool(claimed)
+    unit.status, unit.attempts, unit.started_at = Status.RUNNING, unit.attempts + 1, now
+    return unit
 
 
 def execute_unit(*, unit_id: int, max_attempts: int) -> UnitOutcome:
     """Claim a unit, call its endpoint under the endpoint's concurrency limit, store the result."""
-    if not claim_unit(unit_id=unit_id):
+    unit = claim_unit(unit_id=unit_id)
+    if unit is None:
         unit = GenerationUnit.objects.filter(pk=unit_id).first()
         if unit is not None and unit.status == Status.RUNNING and unit.lease_expires_at:
             # Someone holds it, or held it and died: look again when the lease ends.
             left = (unit.lease_expires_at - timezone.now()).total_seconds()
             return UnitOutcome("busy", wait=max(0.5, left + 0.5))
         return UnitOutcome("skipped")
-    unit = GenerationUnit.objects.select_related("endpoint", "prompt", "job").get(pk=unit_id)
+    attempt = unit.attempts
     existing = Candidate.objects.filter(generation_key=unit.key).first()
     if existing is not None:  # made before: by an earlier run, or an execution that died late
         _store_done(unit=unit, candidate=existing, completion=None)
-        return UnitOutcome("done", attempt=unit.attempts)
+        return UnitOutcome("done", attempt=attempt)
     endpoint = unit.endpoint
     with limiter.endpoint_slot(
         endpoint_id=endpoint.pk,
@@ -361,16 +373,11 @@ def execute_unit(*, unit_id: int, max_attempts: int) -> UnitOutcome:
         lease_seconds=endpoint.timeout_seconds + settings.GENERATION_LEASE_MARGIN_SECONDS,
         wait_seconds=settings.GENERATION_SLOT_WAIT_SECONDS,
     ) as got_slot:
-        if not got_slot:
+        if not got_slot:  # put it back; waiting for a slot is not an attempt
             GenerationUnit.objects.filter(pk=unit.pk, status=Status.RUNNING).update(
-                status=Status.QUEUED, lease_expires_at=None
+                status=Status.QUEUED, attempts=F("attempts") - 1, lease_expires_at=None
             )
             return UnitOutcome("busy", wait=1.0)
-        now = timezone.now()
-        GenerationUnit.objects.filter(pk=unit.pk).update(
-            attempts=F("attempts") + 1, lease_expires_at=_lease(endpoint, now), updated_at=now
-        )
-        attempt = unit.attempts + 1
         try:
             completion = backends.complete(
                 endpoint=endpoint, messages=unit.prompt.messages, params=unit.params
@@ -419,33 +426,36 @@ def _store_done(
     completion: backends.Completion | None,
     attempt: int = 0,
 ) -> Candidate:
+    # Two single-statement writes, no transaction: if the worker dies between them, the unit
+    # runs again, finds the candidate by its key and only marks itself done.
+    if candidate is None:
+        assert completion is not None
+        try:
+            with transaction.atomic(savepoint=transaction.get_connection().in_atomic_block):
+                candidate = Candidate.objects.create(
+                    generation_key=unit.key,
+                    prompt_id=unit.prompt_id,
+                    text=completion.text,
+                    model_name=completion.model[:200],
+                    metadata=_provenance(unit=unit, completion=completion, attempt=attempt),
+                )
+        except IntegrityError:  # another execution of the same unit stored it first
+            candidate = Candidate.objects.get(generation_key=unit.key)
+    meta = (candidate.metadata or {}).get("generation", {})
     now = timezone.now()
-    with transaction.atomic():
-        if candidate is None:
-            assert completion is not None
-            candidate, _ = Candidate.objects.get_or_create(
-                generation_key=unit.key,
-                defaults={
-                    "prompt_id": unit.prompt_id,
-                    "text": completion.text,
-                    "model_name": completion.model[:200],
-                    "metadata": _provenance(unit=unit, completion=completion, attempt=attempt),
-                },
-            )
-        meta = (candidate.metadata or {}).get("generation", {})
-        GenerationUnit.objects.filter(pk=unit.pk).update(
-            status=Status.DONE,
-            candidate=candidate,
-            prompt_tokens=meta.get("prompt_tokens", 0),
-            completion_tokens=meta.get("completion_tokens", 0),
-            latency_ms=meta.get("latency_ms"),
-            error="",
-            error_status=None,
-            lease_expires_at=None,
-            finished_at=now,
-            updated_at=now,
-        )
-    after_unit_final(job_id=unit.job_id, prompt_id=unit.prompt_id)
+    GenerationUnit.objects.filter(pk=unit.pk).update(
+        status=Status.DONE,
+        candidate=candidate,
+        prompt_tokens=meta.get("prompt_tokens", 0),
+        completion_tokens=meta.get("completion_tokens", 0),
+        latency_ms=meta.get("latency_ms"),
+        error="",
+        error_status=None,
+        lease_expires_at=None,
+        finished_at=now,
+        updated_at=now,
+    )
+    after_unit_final(job_id=unit.job_id, prompt_id=unit.prompt_id, job=unit.job)
     return candidate
 
 
@@ -473,7 +483,7 @@ def _store_error(
         updated_at=now,
     )
     log.warning("unit %s failed after %s attempt(s): %s", unit.pk, attempt, message)
-    after_unit_final(job_id=unit.job_id, prompt_id=unit.prompt_id)
+    after_unit_final(job_id=unit.job_id, prompt_id=unit.prompt_id, job=unit.job)
     return UnitOutcome("failed", attempt=attempt, message=message)
 
 
@@ -493,13 +503,13 @@ def fail_unit(*, unit_id: int, message: str) -> None:
 # Items and the end of a job ------------------------------------------------------------------
 
 
-def after_unit_final(*, job_id: int, prompt_id: int) -> None:
+def after_unit_final(*, job_id: int, prompt_id: int, job: GenerationJob | None = None) -> None:
     """Build the prompt's items if all its units are final; finish the job if all are."""
-    settle_prompt(job_id=job_id, prompt_id=prompt_id)
+    settle_prompt(job_id=job_id, prompt_id=prompt_id, job=job)
     finish_job_if_complete(job_id=job_id)
 
 
-def settle_prompt(*, job_id: int, prompt_id: int) -> int:
+def settle_prompt(*, job_id: int, prompt_id: int, job: GenerationJob | None = None) -> int:
     """Build a prompt's items once all of its units in the job are final (once, by one worker)."""
     open_units = GenerationUnit.objects.filter(job_id=job_id, prompt_id=prompt_id).exclude(
         status__in=GenerationUnit.FINAL
@@ -512,7 +522,8 @@ def settle_prompt(*, job_id: int, prompt_id: int) -> int:
         ).update(paired_at=timezone.now())
         if not claimed:
             return 0
-        job = GenerationJob.objects.select_related("project").get(pk=job_id)
+        if job is None:
+            job = GenerationJob.objects.select_related("project").get(pk=job_id)
         made = build_items(job=job, prompt_id=prompt_id)
         if made:
             JobPrompt.objects.filter(job_id=job_id, prompt_id=prompt_id).update(
