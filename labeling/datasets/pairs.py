@@ -153,12 +153,51 @@ def _position(judgment: list, cid: int) -> int:
     return shown.index(cid) if cid in shown else -1
 
 
+def _single_pairwise(
+    cands: list[int], judgment: list, options: ExportOptions, stats: dict[str, int]
+) -> list[Pair] | None:
+    """The common case (one pairwise judgment, overall preference) without the vote tally;
+    rows identical to the general path's. None: not this case."""
+    if judgment[J_RANKING] is not None:
+        return None
+    if judgment[J_ALL_BAD] and options.both_bad == "drop":
+        stats["judgments_both_bad_dropped"] = stats.get("judgments_both_bad_dropped", 0) + 1
+        return []
+    lo, hi = (cands[0], cands[1]) if cands[0] < cands[1] else (cands[1], cands[0])
+    preferred, strength = judgment[J_PREFERRED], judgment[J_STRENGTH]
+    if preferred is None:
+        if options.ties != "keep":
+            stats["ties_dropped"] = stats.get("ties_dropped", 0) + 1
+            return []
+        chosen, rejected, tie, strength = lo, hi, True, 0
+    elif preferred in (lo, hi):
+        chosen, rejected, tie = preferred, (hi if preferred == lo else lo), False
+    else:
+        return None
+    margin = options.margins[strength]
+    shown = judgment[J_SHOWN]
+    position = shown.index(chosen) if chosen in shown else -1
+    if options.aggregate == "none":
+        return [
+            Pair(lo, hi, chosen, rejected, tie, float(strength), float(margin), 1, 1.0,
+                 bool(judgment[J_ALL_BAD]), [position], judgment[J_ID], judgment[J_TRAINER])
+        ]  # fmt: skip
+    return [
+        Pair(lo, hi, chosen, rejected, tie, round(float(strength), 4), round(float(margin), 4),
+             1, 1.0, bool(judgment[J_ALL_BAD]), [position])
+    ]  # fmt: skip
+
+
 def item_pairs(
     candidates: list, judgments: list, options: ExportOptions, stats: dict[str, int]
 ) -> list[Pair]:
     """The pair rows of one item, in a stable order (by pair, then judgment)."""
     cands = [c[C_ID] for c in candidates]
     margins = options.margins
+    if len(judgments) == 1 and len(cands) == 2 and options.preference == "overall":
+        fast = _single_pairwise(cands, judgments[0], options, stats)
+        if fast is not None:
+            return fast
     votes: dict[tuple[int, int], list[tuple[int, int, list]]] = {}
     for judgment in judgments:
         if judgment[J_ALL_BAD] and options.both_bad == "drop":

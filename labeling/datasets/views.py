@@ -3,6 +3,8 @@
 Leads and researchers of the project only; anyone else gets 404 from get_project_for.
 """
 
+import json
+
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -67,7 +69,8 @@ def export_detail(request: HttpRequest, slug: str, version: int) -> HttpResponse
         "export": export,
         "format_label": FORMATS.get(export.format, (export.format,))[0],
         "stale_after": int(stale_after().total_seconds()),
-        "options": sorted(export.options.items()),
+        "options": [(k, json.dumps(v)) for k, v in sorted(export.options.items())],
+        "builder": "json" if export.file_type == "jsonl" else export.file_type,
     }
     template = (
         "datasets/export_detail.html#status" if request.htmx else "datasets/export_detail.html"

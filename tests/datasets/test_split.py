@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from django.urls import reverse
 
 from labeling.datasets.split import normalize_conversation, split_of
 from tests.factories import make_item
@@ -92,3 +93,21 @@ def test_the_same_seed_gives_the_same_split_after_new_data_arrives(
     old, new = (_prompts_by_split(folder_of(exports_dir, e)) for e in (before, after))
     for split in ("train", "test"):
         assert old[split] <= new[split]
+
+
+def test_comparing_two_exports_lists_added_and_removed_pairs(
+    client, project, with_duplicates, exports_dir, other_trainer, researcher
+):
+    before = export_now(project, format="trl_explicit", test_ratio=0.5, seed=5)
+    item = make_item(project, prompt="A brand new question?", responses=("Yes.", "No."))
+    good, _ = item.slots.order_by("slot").values_list("candidate_id", flat=True)
+    judge(project, other_trainer, lambda it: answer(project, winner=good))
+    after = export_now(project, format="trl_explicit", test_ratio=0.5, seed=5)
+    client.force_login(researcher)
+    url = reverse("export_compare", args=[project.slug])
+    page = client.get(url, {"a": before.version, "b": after.version}).content.decode()
+    assert "rows added" in page and f"item {item.pk} · {good} preferred to" in page
+    comparison = client.get(url, {"a": before.version, "b": after.version}).context["comparison"]
+    assert (comparison.added, comparison.removed, comparison.unchanged) == (1, 0, 20)
+    same = client.get(url, {"a": before.version, "b": before.version}).content.decode()
+    assert "Identical data files and card" in same
