@@ -151,6 +151,8 @@ def open_scope(
     arms, params = _reasons(options, low_gold_trainers)
     params["project"] = project_id
     with raw_connection() as conn, conn.transaction():
+        # Sorting a million items by prompt stays in memory instead of spilling to disk.
+        conn.execute("SET LOCAL work_mem = '64MB'")
         conn.execute(
             f"""
             CREATE TEMP TABLE export_scope ON COMMIT DROP AS
@@ -174,6 +176,7 @@ def open_scope(
                 """,
                 [options.min_judgments],
             )
+        conn.execute("ANALYZE export_scope")  # a temp table has no statistics otherwise
         scope = Scope()
         for reason, n in conn.execute(
             "SELECT reason, count(*) FROM export_scope GROUP BY reason ORDER BY reason"
