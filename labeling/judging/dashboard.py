@@ -79,10 +79,42 @@ class QueueRow:
         return round(100 * self.done / self.items) if self.items else 0
 
 
-def queue_rows(project: Project, now: datetime) -> list[QueueRow]:
+@dataclass
+class Activity:
+    per_hour: dict[datetime, int]  # every judgment, by hour, for the chart
+    per_queue: dict[int, int]  # counted non-gold judgments of the last hour, by queue
+
+
+def recent_activity(project: Project, now: datetime, *, hours: int = CHART_HOURS) -> Activity:
+    """One scan of the last `hours` of judgments for both the chart and the queues' pace."""
+    end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    start = end - timedelta(hours=hours)
+    pace = Q(
+        created_at__gte=now - THROUGHPUT_WINDOW,
+        counts=True,
+        assignment__item__is_gold=False,
+    )
+    rows = (
+        Judgment.objects.filter(assignment__item__project=project, created_at__gte=start)
+        .annotate(hour=TruncHour("created_at"))
+        .values("hour", "assignment__item__queue_id")
+        .annotate(n=Count("id"), recent=Count("id", filter=pace))
+        .order_by()
+    )
+    activity = Activity(per_hour={}, per_queue={})
+    for r in rows:
+        activity.per_hour[r["hour"]] = activity.per_hour.get(r["hour"], 0) + r["n"]
+        queue_id = r["assignment__item__queue_id"]
+        activity.per_queue[queue_id] = activity.per_queue.get(queue_id, 0) + r["recent"]
+    return activity
+
+
+def queue_rows(
+    project: Project, now: datetime, recent: dict[int, int] | None = None
+) -> list[QueueRow]:
     """Per queue: items done / in progress / not started, judgments left, recent pace.
 
-    Gold items are exempt from progress counts. Three queries.
+    Gold items are exempt from progress counts. Two queries, plus one without `recent`.
     """
     queues = list(Queue.objects.filter(project=project).order_by("-priority", "id"))
     rows = {q.pk: QueueRow(queue=q) for q in queues}
@@ -109,21 +141,12 @@ def queue_rows(project: Project, now: datetime) -> list[QueueRow]:
         row.items, row.done, row.in_progress = r["n"], r["done"], r["started"]
         row.remaining = r["n"] - r["done"] - r["started"]
         row.judgments, row.judgments_left = r["judgments"], r["left"]
-    recent = (
-        Judgment.objects.filter(
-            assignment__item__project=project,
-            assignment__item__is_gold=False,
-            counts=True,
-            created_at__gte=now - THROUGHPUT_WINDOW,
-        )
-        .values("assignment__item__queue_id")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for r in recent:
-        row = rows.get(r["assignment__item__queue_id"])
+    if recent is None:
+        recent = recent_activity(project, now).per_queue
+    for queue_id, n in recent.items():
+        row = rows.get(queue_id)
         if row is not None:
-            row.per_hour = r["n"]
+            row.per_hour = n
     return list(rows.values())
 
 
@@ -290,18 +313,18 @@ class Chart:
     bar_width: int
 
 
-def hourly_chart(project: Project, now: datetime, *, hours: int = CHART_HOURS) -> Chart:
+def hourly_chart(
+    project: Project,
+    now: datetime,
+    *,
+    hours: int = CHART_HOURS,
+    counts: dict[datetime, int] | None = None,
+) -> Chart:
     """Judgments per hour over the last `hours`, laid out for a server-rendered SVG."""
     end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     start = end - timedelta(hours=hours)
-    counts = {
-        r["hour"]: r["n"]
-        for r in Judgment.objects.filter(assignment__item__project=project, created_at__gte=start)
-        .annotate(hour=TruncHour("created_at"))
-        .values("hour")
-        .annotate(n=Count("id"))
-        .order_by()
-    }
+    if counts is None:
+        counts = recent_activity(project, now, hours=hours).per_hour
     plot_height, bar_width, gap = 100, 28, 6
     peak = max(counts.values(), default=0)
     bars = []
@@ -344,6 +367,8 @@ class Dashboard:
 
 def outdated_judgments(project: Project) -> int:
     """Counted judgments made under an older version of the guidelines."""
+    if project.guidelines_version <= 1:
+        return 0  # nothing can be older than the first version: no query
     return Judgment.objects.filter(
         assignment__item__project=project,
         assignment__status=Assignment.Status.SUBMITTED,
@@ -355,11 +380,12 @@ def outdated_judgments(project: Project) -> int:
 def project_dashboard(project: Project, now: datetime | None = None) -> Dashboard:
     """Everything the dashboard shows, in a fixed number of queries."""
     now = now or timezone.now()
+    activity = recent_activity(project, now)
     return Dashboard(
-        queues=queue_rows(project, now),
+        queues=queue_rows(project, now, activity.per_queue),
         trainers=trainer_rows(project, now),
         harmful=harmful_items(project),
-        chart=hourly_chart(project, now),
+        chart=hourly_chart(project, now, counts=activity.per_hour),
         notices=list(Notice.objects.filter(project=project)[:5]),
         now=now,
         outdated=outdated_judgments(project),
