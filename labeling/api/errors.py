@@ -39,8 +39,8 @@ def from_django(exc: DjangoValidationError) -> exceptions.ValidationError:
     if hasattr(exc, "error_dict"):
         return invalid(
             {
-                ("non_field_errors" if k == "__all__" else k): [str(m) for m in v.messages]
-                for k, v in exc.error_dict.items()
+                ("non_field_errors" if k == "__all__" else k): list(v)
+                for k, v in exc.message_dict.items()
             }
         )
     return invalid({"non_field_errors": list(exc.messages)})

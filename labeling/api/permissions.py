@@ -54,3 +54,15 @@ def query_int(value: str, name: str) -> int:
 # A list endpoint: cursor-paginated, and described as a list in the schema.
 class ListView(ListModelMixin, ApiView):
     pass
+
+
+# The answer for any path under /api/v1/ that names no endpoint: a JSON 404, not an HTML page.
+class NotFoundView(ApiView):
+    permission_classes: list = []
+    schema = None  # not an operation of the API
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        from rest_framework.exceptions import NotFound
+
+        raise NotFound()

@@ -4,13 +4,18 @@ prompts and items with filters."""
 from django.conf import settings
 from django.db.models import Exists, OuterRef
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.filters import OrderingFilter
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from labeling.judging.models import Item
-from labeling.projects.importing import ImportFileError, describe_batch, import_prompts
+from labeling.projects.importing import (
+    ImportFileError,
+    RowError,
+    describe_batch,
+    import_prompts,
+)
 from labeling.projects.models import Candidate, ImportBatch, Prompt
 
 from .errors import PayloadTooLarge
@@ -103,7 +108,7 @@ class PromptImport(ApiView):
         project, _ = self.project(LEAD)
         upload = request.FILES.get("file")
         if upload is None:
-            raise exceptions.ValidationError({"file": ["No file was submitted."]})
+            return _rejected([RowError(None, "file", "no file was submitted")])
         if upload.size is not None and upload.size > settings.IMPORT_MAX_BYTES:
             raise PayloadTooLarge(
                 f"The file is larger than the limit of {settings.IMPORT_MAX_BYTES:,} bytes."
@@ -113,16 +118,19 @@ class PromptImport(ApiView):
                 project=project, fileobj=upload, filename=upload.name or "", by=request.user
             )
         except ImportFileError as exc:
-            body = {
-                "detail": IMPORT_REJECTED,
-                "code": "import_rejected",
-                "errors": [
-                    {"line": e.line, "field": e.field, "message": e.message, "text": str(e)}
-                    for e in exc.errors
-                ],
-            }
-            return Response(body, status=status.HTTP_400_BAD_REQUEST)
+            return _rejected(exc.errors)
         return Response(ImportBatchSerializer(batch).data, status=status.HTTP_201_CREATED)
+
+
+def _rejected(errors: list[RowError]) -> Response:
+    body = {
+        "detail": IMPORT_REJECTED,
+        "code": "import_rejected",
+        "errors": [
+            {"line": e.line, "field": e.field, "message": e.message, "text": str(e)} for e in errors
+        ],
+    }
+    return Response(body, status=status.HTTP_400_BAD_REQUEST)
 
 
 class PromptList(ListView):

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from .errors import Conflict
 from .models import ApiToken
 from .permissions import ApiView, ListView
-from .throttling import TokenThrottle
+from .throttling import TokenThrottle, WriteThrottle
 from .tokens import TooManyTokens, create_token, revoke_token, tokens_of
 
 
@@ -38,7 +38,7 @@ class TokenRequestSerializer(serializers.Serializer):
 
 class TokenList(ListView):
     serializer_class = TokenSerializer
-    throttle_classes = [TokenThrottle]
+    throttle_classes = [TokenThrottle, WriteThrottle]
 
     def get_permissions(self):
         # Creating a token with a username and password is how a script starts.

@@ -1,12 +1,13 @@
 """/api/v1/: one module per area. Every project URL is checked through get_project_for."""
 
 from django.contrib.auth.decorators import login_not_required
-from django.urls import path, register_converter
+from django.urls import path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 from . import assignments, exports, generation, judgments, projects, prompts, token_views
 from . import schema as _schema  # noqa: F401  (registers the token scheme with drf-spectacular)
 from .docs import SwaggerDocs
+from .permissions import NotFoundView
 
 
 class IdConverter:
@@ -91,4 +92,6 @@ urlpatterns = [
         login_not_required(SpectacularRedocView.as_view(url_name="api_schema")),
         name="api_redoc",
     ),
+    # Anything else under /api/v1/ is a JSON 404, like every other API error.
+    re_path(r"^.*$", NotFoundView.as_view(), name="api_not_found"),
 ]

@@ -103,3 +103,21 @@ def test_writes_are_throttled_per_user_and_reads_are_not(world, settings):
         other.post(f"/api/v1/projects/{world.a.slug}/exports/", {}, format="json").status_code
         == 201
     )
+
+
+def test_an_unknown_api_path_is_a_json_404(db):
+    for url in ("/api/v1/nope/", "/api/v1/projects/x/exports/%C2%84/", "/api/v1/tokens/abc/"):
+        response = APIClient().get(url)
+        assert response.status_code == 404, url
+        assert response.json() == {"detail": "Not found.", "code": "not_found"}
+
+
+def test_changing_the_mode_of_a_project_with_items_is_a_400(world):
+    # Found by schemathesis: the service's ValidationError once became a 500.
+    response = client_for(world.users["lead"]).patch(
+        f"/api/v1/projects/{world.a.slug}/", {"mode": "ranking"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "mode": ["The mode cannot change once the project has items."]
+    }
