@@ -167,3 +167,22 @@ def test_other_projects_judgments_are_404(client, project, lead, judged, other_t
     assert client.get(url).status_code == 404
     login(client, other_trainer)
     assert client.get(reverse("lead_judgment", args=[project.slug, judgment.pk])).status_code == 404
+
+
+def test_a_ranking_is_shown_in_the_trainers_letters(client, ranking_project, lead, trainer):
+    item = make_item(ranking_project, responses=("one", "two", "three"))
+    a = services.claim_next(trainer=trainer, project=ranking_project)
+    first, second, third = a.display_order
+    judgment = services.submit_judgment(
+        trainer=trainer,
+        assignment=a,
+        answer=services.JudgmentInput(ranking=[[third], [first, second]]),
+    )
+    html = (
+        login(client, lead)
+        .get(reverse("lead_judgment", args=[ranking_project.slug, judgment.pk]))
+        .content.decode()
+    )
+    assert 'data-testid="answer">C &gt; A = B<' in html
+    item_html = client.get(reverse("lead_item", args=[ranking_project.slug, item.pk])).content
+    assert b"Best response" in item_html  # the gold form asks for the best, not a pair
