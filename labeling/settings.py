@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "labeling.judging",
     "labeling.generation",
     "labeling.datasets",
+    "labeling.privacy",
     "labeling.api",
     "rest_framework",
     "rest_framework.authtoken",
@@ -153,7 +154,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE = {
     "expire-leases": {"task": "labeling.judging.tasks.expire_leases", "schedule": 60.0},
+    "purge-deleted-data": {"task": "labeling.privacy.tasks.purge", "schedule": 3600.0},
 }
+# Soft-deleted data (deletion requests) is purged for good after this many days.
+DATA_RETENTION_DAYS = env_int("DATA_RETENTION_DAYS", 30)
 
 # Labeling defaults
 LEASE_MINUTES_DEFAULT = env_int("LEASE_MINUTES_DEFAULT", 30)
@@ -258,7 +262,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {},
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
+    "ENUM_NAME_OVERRIDES": {
+        "AssignmentStatusEnum": "labeling.judging.models.Assignment.Status",
+        "JobStatusEnum": "labeling.generation.models.GenerationJob.Status",
+        "ExportStatusEnum": "labeling.datasets.models.Export.Status",
+        "FlagKindEnum": "labeling.projects.models.Flag.Kind",
+        "EndpointKindEnum": "labeling.generation.models.ModelEndpoint.Kind",
+        "DropKeepEnum": [("drop", "drop"), ("keep", "keep")],
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "labeling.api.schema.add_error_responses",
+    ],
 }
 # End of API -------------------------------------------------------------------------------------

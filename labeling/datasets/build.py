@@ -6,15 +6,18 @@ goes and what is recorded; the command and the benchmark call the same function.
 
 import hashlib
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from labeling.privacy.redact import redact
 from labeling.projects.models import Dimension, Project
 
 from .card import render_card
 from .formats import clean_messages, make_format
 from .options import ExportOptions
+from .pseudonyms import load_erased
 from .source import J_TRAINER, J_VERSION, gold_accuracy, open_scope
 from .split import split_of
 from .writers import WRITERS, KeyWriter, Writer
@@ -55,6 +58,19 @@ def low_gold_trainers(*, project_id: int, threshold: float | None) -> tuple[list
     )
 
 
+def redact_row(value, counts: Counter):
+    """Every string inside a row, with personal identifiers replaced by placeholders."""
+    if isinstance(value, str):
+        text, found = redact(value)
+        counts.update(found)
+        return text
+    if isinstance(value, dict):
+        return {k: redact_row(v, counts) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_row(v, counts) for v in value]
+    return value
+
+
 def build_dataset(
     *,
     project: Project,
@@ -78,13 +94,20 @@ def build_dataset(
     seed, ratio = options.seed, options.test_ratio
     writer_cls = WRITERS[options.file_type]
 
+    load_erased()
+    redactions: Counter = Counter()
+
     def emit(group: list) -> tuple[str, list]:
         prompt_id, messages = group[0][1], clean_messages(group[0][2])
         for item in group:
             for j in item[5]:
                 versions.add(j[J_VERSION])
                 trainers.add(j[J_TRAINER])
-        return split_of(messages, seed=seed, test_ratio=ratio), fmt.rows(prompt_id, messages, group)
+        rows = fmt.rows(prompt_id, messages, group)
+        if options.redact_pii:
+            rows = [(key, redact_row(row, redactions)) for key, row in rows]
+        # The split is decided on the original text, so redaction never moves a prompt.
+        return split_of(messages, seed=seed, test_ratio=ratio), rows
 
     def write(produced: list[tuple[str, list]]) -> None:
         by_split: dict[str, list[dict]] = {}
@@ -153,6 +176,7 @@ def build_dataset(
         "guideline_versions": sorted(versions),
         "excluded": dict(sorted(scope.excluded.items())),
         "opted_out_prompts": scope.opted_out_prompts,
+        "redactions": dict(sorted(redactions.items())) if options.redact_pii else None,
         "dropped": dict(sorted(stats.items())),
     }
     card = render_card(

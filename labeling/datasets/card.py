@@ -200,7 +200,8 @@ def render_card(
         "",
         _table(["reason", "judgments"], excl_rows) if excl_rows else "No judgment was left out.",
         "",
-        f"Prompts whose owner opted out: {counts.get('opted_out_prompts', 0):,} (never exported).",
+        f"Prompts whose owner opted out: {counts.get('opted_out_prompts', 0):,} (never exported). "
+        "Prompts deleted on request or quarantined are never exported either.",
     ]
     if stat_rows:
         lines += ["", _table(["while building", "count"], stat_rows)]
@@ -208,7 +209,7 @@ def render_card(
         "",
         "## Known limits",
         "",
-        "- Personal data in prompts and responses is not redacted.",
+        _redaction_line(o, counts),
         "- Ids (`group_id`, `prompt_id`, `candidate_id`) are this deployment's database ids.",
         "- Scores and preferences are single trainers' opinions unless aggregated; check "
         "`agreement`.",
@@ -239,3 +240,16 @@ def render_manifest(*, export, options: ExportOptions, files: list[dict], counts
         "files": files,
     }
     return json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _redaction_line(options, counts: dict) -> str:
+    from labeling.privacy.redact import NOT_DETECTED
+
+    if not options.redact_pii:
+        return "- Personal data in prompts and responses is not redacted."
+    found = counts.get("redactions") or {}
+    made = ", ".join(f"{n:,} {kind}" for kind, n in sorted(found.items())) or "none found"
+    return (
+        "- Personal data redacted with typed placeholders (`[EMAIL]`, `[PHONE]`, `[IP]`, "
+        f"`[CARD]`): {made}. Not detected: {', '.join(NOT_DETECTED)}."
+    )

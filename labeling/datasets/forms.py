@@ -77,6 +77,10 @@ class ExportForm(forms.Form):
     provenance = forms.BooleanField(
         required=False, label="Provenance columns (models, generation parameters, shown order)"
     )
+    redact_pii = forms.BooleanField(
+        required=False,
+        label="Redact personal data (e-mails, phone numbers, IP addresses, card numbers)",
+    )
     test_ratio = forms.FloatField(min_value=0, max_value=0.9, label="Test share (0–0.9)")
     seed = forms.IntegerField(label="Split seed")
 

@@ -42,6 +42,10 @@ class Export(TimeStamped):
     total_bytes = models.PositiveBigIntegerField(default=0)
     # sha256 over the data files and the card: equal for two exports with the same content.
     fingerprint = models.CharField(max_length=64, blank=True)
+    # A deletion request withdrew this export (no longer downloadable); its files are
+    # deleted at the next retention purge.
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    files_deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-version"]

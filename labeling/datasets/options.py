@@ -96,6 +96,7 @@ class ExportOptions:
     include_gold: bool = False
     include_late: bool = False
     provenance: bool = False
+    redact_pii: bool = False
     test_ratio: float = 0.1
     seed: int = 0
     # Operational: how the job runs, never what it writes.

@@ -18,6 +18,20 @@ def _pseudonym(key: str, user_id: int) -> str:
     return f"t-{digest[:16]}"
 
 
+ERASED = "deleted"
+_erased: frozenset[int] = frozenset()
+
+
+def load_erased() -> None:
+    """Read which trainers asked to be erased; their judgments stay, as "deleted"."""
+    from labeling.accounts.models import User
+
+    global _erased
+    _erased = frozenset(User.objects.filter(erased_at__isnull=False).values_list("pk", flat=True))
+
+
 def pseudonym(user_id: int) -> str:
-    """The stable pseudonym of a user in this deployment's exports."""
+    """The stable pseudonym of a user in this deployment's exports ("deleted" once erased)."""
+    if user_id in _erased:
+        return ERASED
     return _pseudonym(settings.PSEUDONYM_KEY, user_id)

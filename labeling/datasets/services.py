@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
+from labeling.core import audit
 from labeling.projects.models import Project
 
 from .build import KEYS_NAME, MANIFEST_NAME, build_dataset, dimensions_of
@@ -64,9 +65,18 @@ def start_export(*, project: Project, user, options: ExportOptions, enqueue: boo
         created_by=user,
         folder=f"{project.slug}/v{last + 1}",
     )
+    audit.record(
+        action="export_created", actor=user, project=project, obj=export, format=options.format
+    )
     if enqueue:
         transaction.on_commit(lambda: run_export_task.delay(export.pk))
     return export
+
+
+def delete_export_files(*, export: Export) -> None:
+    """Remove a withdrawn export's files from storage (run by the retention purge)."""
+    _clear_folder(exports_storage(), export.folder)
+    Export.objects.filter(pk=export.pk).update(files_deleted_at=timezone.now())
 
 
 @transaction.atomic

@@ -62,7 +62,11 @@ def _day_start(value: str) -> datetime:
 
 def _reasons(options: ExportOptions, low_gold_trainers: list[int]) -> tuple[list[str], dict]:
     """SQL CASE arms (first match wins) for every reason a judgment is left out."""
-    arms = ["WHEN p.consent = 'opted_out' THEN 'opted_out'"]
+    arms = [
+        "WHEN p.deleted_at IS NOT NULL THEN 'deleted'",
+        "WHEN p.quarantined_at IS NOT NULL THEN 'quarantined'",
+        "WHEN p.consent = 'opted_out' THEN 'opted_out'",
+    ]
     params: dict = {}
     if not options.include_gold:
         arms.append("WHEN i.is_gold THEN 'gold'")

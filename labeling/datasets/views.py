@@ -6,10 +6,18 @@ Leads and researchers of the project only; anyone else gets 404 from get_project
 import json
 
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseGone,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from labeling.core import audit
 from labeling.projects.access import get_project_for
 from labeling.projects.models import Membership
 
@@ -98,9 +106,19 @@ def _done(request: HttpRequest, slug: str, version: int) -> Export:
     return export
 
 
+def _withdrawn_or_logged(request: HttpRequest, export: Export) -> HttpResponseGone | None:
+    """410 for an export a deletion request withdrew; otherwise log the download."""
+    if export.withdrawn_at:
+        return HttpResponseGone("This export was withdrawn by a deletion request.")
+    audit.record(action="export_download", actor=request.user, project=export.project, obj=export)
+    return None
+
+
 @require_http_methods(["GET"])
 def export_download(request: HttpRequest, slug: str, version: int, name: str) -> FileResponse:
     export = _done(request, slug, version)
+    if (gone := _withdrawn_or_logged(request, export)) is not None:
+        return gone
     names = {f["name"] for f in export.files if f.get("kind") != "index"}
     if name not in names:
         raise Http404("No such file in this export.")
@@ -115,6 +133,8 @@ def export_download(request: HttpRequest, slug: str, version: int, name: str) ->
 @require_http_methods(["GET"])
 def export_archive(request: HttpRequest, slug: str, version: int) -> StreamingHttpResponse:
     export = _done(request, slug, version)
+    if (gone := _withdrawn_or_logged(request, export)) is not None:
+        return gone
     storage = exports_storage()
     entries = members(export, storage)
     response = StreamingHttpResponse(

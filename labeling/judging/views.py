@@ -103,7 +103,8 @@ def work_next(request: HttpRequest, slug: str) -> HttpResponse:
 def assignment_page(request: HttpRequest, code) -> HttpResponse:
     assignment = selectors.get_assignment_for(request.user, code)
     project = assignment.item.project
-    if not assignment.is_open or assignment.item.prompt.quarantined_at:
+    prompt = assignment.item.prompt
+    if not assignment.is_open or prompt.quarantined_at or prompt.deleted_at:
         return redirect("work_next", slug=project.slug)
     return _workspace(request, project, assignment)
 
@@ -147,7 +148,8 @@ def notice(request: HttpRequest, slug: str) -> HttpResponse:
 def submit(request: HttpRequest, code) -> HttpResponse:
     assignment = selectors.get_assignment_for(request.user, code)
     project = assignment.item.project
-    if assignment.item.prompt.quarantined_at and assignment.status != Assignment.Status.SUBMITTED:
+    withdrawn = assignment.item.prompt.quarantined_at or assignment.item.prompt.deleted_at
+    if withdrawn and assignment.status != Assignment.Status.SUBMITTED:
         messages.warning(request, "That item was withdrawn while you had it open.")
         return _next(request, project)
     form = JudgmentForm(
