@@ -168,6 +168,7 @@ class Judgment(TimeStamped):
     reviewed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        indexes = [models.Index(fields=["created_at"], name="judgment_created_idx")]
         constraints = [
             models.CheckConstraint(
                 name="judgment_pairwise_or_ranking",

@@ -30,14 +30,19 @@ def get_assignment_for(user, code) -> Assignment:
     return assignment
 
 
+WAITING_CAP = 1000
+
+
 def waiting_for(trainer, project: Project) -> int:
-    """Items the trainer could still take in open queues, plus the ones they hold."""
+    """Items the trainer could still take in open queues (counted up to WAITING_CAP), plus
+    the ones they hold. Capped so the count stays cheap however large the queue."""
     queues = Queue.objects.filter(project=project, is_paused=False).filter(
         restricted=False
     ) | Queue.objects.filter(project=project, is_paused=False, trainers=trainer)
     open_items = (
         Item.objects.filter(queue__in=queues.values("pk"), open_slots__gt=0, is_gold=False)
         .exclude(assignments__trainer=trainer)
+        .values("pk")[:WAITING_CAP]
         .count()
     )
     held = Assignment.objects.filter(

@@ -51,8 +51,7 @@ def _workspace(
     status: int = 200,
 ) -> HttpResponse:
     """Render the labeling screen, or only its workspace fragment for htmx requests."""
-    dimensions = list(project.active_dimensions())
-    flags = list(project.flags.all())
+    dimensions, flags = project.rubric()
     screen = None
     if assignment is not None:
         screen = build_screen(assignment, dimensions=dimensions, flags=flags, form=form)
@@ -73,6 +72,10 @@ def _workspace(
 def _next(request: HttpRequest, project: Project, *, status: int = 200) -> HttpResponse:
     """After a submit or skip: the next item in place (htmx) or a redirect to it."""
     assignment = services.claim_next(trainer=request.user, project=project)
+    if assignment is not None:
+        # One query for what the screen shows, instead of three lazy ones.
+        assignment = Assignment.objects.select_related("item__prompt").get(pk=assignment.pk)
+        assignment.item.project = project
     if request.htmx or status != 200:
         response = _workspace(request, project, assignment, status=status)
         target = assignment_url(assignment) if assignment else work_url(project)
@@ -152,12 +155,8 @@ def submit(request: HttpRequest, code) -> HttpResponse:
     if withdrawn and assignment.status != Assignment.Status.SUBMITTED:
         messages.warning(request, "That item was withdrawn while you had it open.")
         return _next(request, project)
-    form = JudgmentForm(
-        request.POST,
-        assignment=assignment,
-        dimensions=project.active_dimensions(),
-        flags=project.flags.all(),
-    )
+    dimensions, flags = project.rubric()
+    form = JudgmentForm(request.POST, assignment=assignment, dimensions=dimensions, flags=flags)
     if assignment.status == Assignment.Status.SUBMITTED:
         # A double click or a retried request: the judgment is stored already.
         return _next(request, project)

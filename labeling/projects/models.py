@@ -72,6 +72,12 @@ class Project(TimeStamped):
     def active_dimensions(self):
         return self.dimensions.filter(is_active=True)
 
+    def rubric(self) -> tuple[list, list]:
+        """The active dimensions and the flags, read once per instance (i.e. per request)."""
+        if not hasattr(self, "_rubric"):
+            self._rubric = (list(self.active_dimensions()), list(self.flags.all()))
+        return self._rubric
+
     @property
     def max_candidates(self) -> int:
         return 2 if self.mode == self.Mode.PAIRWISE else 9
