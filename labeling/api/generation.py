@@ -11,7 +11,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
-from labeling.generation.forms import EndpointForm, JobForm
+from labeling.generation.forms import EndpointForm, JobForm, start_job_from
 from labeling.generation.models import GenerationJob, ModelEndpoint
 from labeling.generation.services import (
     cancel_job,
@@ -19,7 +19,6 @@ from labeling.generation.services import (
     job_progress,
     retry_failed_units,
     save_endpoint,
-    start_generation_job,
 )
 
 from .errors import form_errors, from_django
@@ -316,20 +315,8 @@ class JobList(ListView):
         form = JobForm(_job_form_data(body.validated_data, project), project=project)
         if not form.is_valid():
             raise form_errors(form)
-        data = form.cleaned_data
         try:
-            job = start_generation_job(
-                project=project,
-                by=request.user,
-                endpoints=list(data["endpoints"]),
-                selection=data["selection"],
-                batch=data.get("batch"),
-                contains=data.get("contains", ""),
-                samples_per_endpoint=data["samples_per_endpoint"],
-                variants=data["variants"],
-                pairing_strategy=data["pairing"],
-                pairs_per_prompt=data["pairs_per_prompt"],
-            )
+            job = start_job_from(form, by=request.user)
         except DjangoValidationError as exc:
             raise from_django(exc) from None
         return Response(JobDetailSerializer(job).data, status=status.HTTP_201_CREATED)

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from labeling.projects.models import Project
 
 from .models import GenerationJob, ModelEndpoint
-from .services import clean_variants, endpoints_for
+from .services import clean_variants, endpoints_for, start_generation_job
 
 
 class EndpointForm(forms.ModelForm):
@@ -102,3 +102,20 @@ class JobForm(forms.Form):
         except ValidationError as exc:
             self.add_error("temperatures", exc)
         return data
+
+
+def start_job_from(form: JobForm, *, by) -> GenerationJob:
+    """Start the job a valid JobForm describes (the web page and the API both come here)."""
+    data = form.cleaned_data
+    return start_generation_job(
+        project=form.project,
+        by=by,
+        endpoints=list(data["endpoints"]),
+        selection=data["selection"],
+        batch=data.get("batch"),
+        contains=data.get("contains", ""),
+        samples_per_endpoint=data["samples_per_endpoint"],
+        variants=data["variants"],
+        pairing_strategy=data["pairing"],
+        pairs_per_prompt=data["pairs_per_prompt"],
+    )

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from labeling.projects.access import get_project_for
 from labeling.projects.models import Membership, Project
 
-from .forms import EndpointForm, JobForm
+from .forms import EndpointForm, JobForm, start_job_from
 from .models import GenerationJob, GenerationUnit, ModelEndpoint
 from .services import (
     cancel_job,
@@ -19,7 +19,6 @@ from .services import (
     job_progress,
     retry_failed_units,
     save_endpoint,
-    start_generation_job,
     test_endpoint,
 )
 
@@ -135,20 +134,8 @@ def job_new(request: HttpRequest, slug: str) -> HttpResponse:
     }
     form = JobForm(request.POST or None, project=project, initial=initial)
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
         try:
-            job = start_generation_job(
-                project=project,
-                by=request.user,
-                endpoints=list(data["endpoints"]),
-                selection=data["selection"],
-                batch=data.get("batch"),
-                contains=data.get("contains", ""),
-                samples_per_endpoint=data["samples_per_endpoint"],
-                variants=data["variants"],
-                pairing_strategy=data["pairing"],
-                pairs_per_prompt=data["pairs_per_prompt"],
-            )
+            job = start_job_from(form, by=request.user)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
