@@ -10,6 +10,7 @@ from labeling.judging import services
 from labeling.judging.models import Assignment, Item, Judgment
 from labeling.projects.models import Membership
 from labeling.projects.services import create_project
+from labeling.projects.taxonomy import HARM_BITS
 from tests.factories import make_item, make_user
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -73,3 +74,28 @@ def test_concurrent_claims_never_overfill_an_item_or_lose_one(k):
         assert not Assignment.objects.filter(item__project=project, status="leased").exists()
         for item in Item.objects.filter(project=project):
             assert (item.n_judgments, item.n_leases, item.open_slots) == (k, 0, 0)
+
+
+def test_concurrent_claims_respect_harm_opt_ins():
+    lead = make_user("lead")
+    crew = [make_user(f"o{i}") for i in range(N_TRAINERS)]
+    opted = {u.pk for u in crew[::2]}
+    for u in crew[::2]:
+        u.harm_opt_ins = ["violence"]
+        u.save()
+    project = create_project(name="opt-in race", created_by=lead)
+    services.set_queue_overlap(queue=services.default_queue(project), overlap=3)
+    Membership.objects.bulk_create(
+        Membership(project=project, user=u, role="trainer") for u in crew
+    )
+    items = [make_item(project, prompt=f"q{n}") for n in range(N_ITEMS)]
+    harmful = {i.pk for i in items[::2]}
+    Item.objects.filter(pk__in=harmful).update(harm_mask=HARM_BITS["violence"])
+
+    errors = run_crew(project, crew)
+    assert errors == []
+
+    seen = Assignment.objects.filter(item__project=project).values_list("item_id", "trainer_id")
+    assert all(trainer in opted for item, trainer in seen if item in harmful)
+    judged = Counter(item for item, _ in seen)
+    assert judged == {item.pk: 3 for item in items}, "opted-in trainers still cover every item"
