@@ -93,5 +93,6 @@ urlpatterns = [
         name="api_redoc",
     ),
     # Anything else under /api/v1/ is a JSON 404, like every other API error.
-    re_path(r"^.*$", NotFoundView.as_view(), name="api_not_found"),
+    # [\s\S], not ".": a path may hold an encoded newline, which "." does not match.
+    re_path(r"^[\s\S]*$", NotFoundView.as_view(), name="api_not_found"),
 ]
