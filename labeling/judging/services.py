@@ -120,10 +120,13 @@ def day_start(project: Project, now: datetime) -> datetime:
 
 def judged_today(trainer, project: Project, now: datetime | None = None) -> int:
     now = now or timezone.now()
-    return Judgment.objects.filter(
-        assignment__trainer=trainer,
-        assignment__item__project=project,
-        created_at__gte=day_start(project, now),
+    # Counted on the trainer's own assignments (an index on trainer and status), not by
+    # scanning every judgment of the day.
+    return Assignment.objects.filter(
+        trainer=trainer,
+        status=Assignment.Status.SUBMITTED,
+        item__project=project,
+        finished_at__gte=day_start(project, now),
     ).count()
 
 

@@ -63,7 +63,7 @@ def _workspace(
             [] if assignment else selectors.qualification_review(request.user, project)
         ),
         "today": selectors.judged_today(request.user, project),
-        "waiting": selectors.waiting_for(request.user, project),
+        # How much is left is counted on the home page only: it is the costliest read here.
     }
     template = "judging/label.html#workspace" if request.htmx else "judging/label.html"
     return render(request, template, context, status=status)

@@ -108,7 +108,7 @@ def test_the_daily_cap_counts_in_the_project_time_zone(project, trainer):
     assert "cap of 2" in services.why_no_work(trainer, project)
     # Yesterday, in Auckland, does not count toward today.
     start = services.day_start(project, timezone.now())
-    Judgment.objects.update(created_at=start - timedelta(minutes=1))
+    Assignment.objects.update(finished_at=start - timedelta(minutes=1))
     assert services.claim_next(trainer=trainer, project=project) is not None
 
 
