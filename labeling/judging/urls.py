@@ -9,8 +9,6 @@ urlpatterns = [
     path("a/<uuid:code>/", views.assignment_page, name="assignment"),
     path("a/<uuid:code>/submit/", views.submit, name="assignment_submit"),
     path("a/<uuid:code>/skip/", views.skip, name="assignment_skip"),
-    path(
-        "a/<uuid:code>/reveal/<int:candidate_id>/", views.reveal, name="assignment_reveal"
-    ),
+    path("a/<uuid:code>/reveal/<int:candidate_id>/", views.reveal, name="assignment_reveal"),
     path("p/<slug:slug>/notice/", views.notice, name="project_notice"),
 ]

@@ -113,6 +113,7 @@ def harm_labels(mask: int) -> list[str]:
     labels = {f.key: f.label for f in BASE_FLAGS}
     return [labels[key] for key in harm_keys(mask)]
 
+
 # Set on an item whose prompt was deleted on request: no trainer's opt-ins include it, so the
 # claim's content filter keeps such items from everyone, like quarantined ones.
 DELETED_BIT = 1 << 30
