@@ -118,7 +118,13 @@ class NextWork(ApiView):
         responses=NextWorkSerializer,
     )
     def post(self, request, slug: str):
-        project, _ = self.project(TRAINER)
+        project, membership = self.project(TRAINER)
+        if services.notice_pending(user=request.user, membership=membership):
+            raise Conflict(
+                "Confirm you are 18 or older and accept the project's content notice first "
+                f"(in the browser, at /p/{project.slug}/notice/).",
+                code="notice_required",
+            )
         assignment = services.claim_next(trainer=request.user, project=project)
         if assignment is not None:
             assignment = selectors.get_assignment_for(request.user, assignment.code)

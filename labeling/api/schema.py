@@ -50,6 +50,8 @@ SPECIFIC = [
     ("/submit/", "post", "409", "The assignment was skipped; it cannot take a judgment, or the "
      "Idempotency-Key was used for another request."),
     ("/skip/", "post", "409", "The assignment is no longer open."),
+    ("/assignments/next/", "post", "409", "The trainer has not yet confirmed being 18 or older "
+     "and accepted the project's content notice."),
     ("/restart/", "post", "409", "Only a failed or stalled export can be run again."),
     ("/archive/", "get", "409", "The export has no files yet."),
     ("/files/{name}", "get", "409", "The export has no files yet."),

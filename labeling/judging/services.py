@@ -172,6 +172,11 @@ def why_no_work(trainer, project: Project) -> str:
     return ""
 
 
+def notice_pending(*, user, membership: Membership) -> bool:
+    """True until the trainer confirmed being 18+ and accepted this project's content notice."""
+    return not (user.adult_confirmed_at and membership.notice_accepted_at)
+
+
 @transaction.atomic
 def accept_notice(*, user, membership: Membership) -> None:
     """Store the trainer's 18+ confirmation and their acceptance of the project's notice."""

@@ -95,7 +95,7 @@ def work_url(project: Project) -> str:
 @require_http_methods(["GET", "POST"])
 def work_next(request: HttpRequest, slug: str) -> HttpResponse:
     project, membership = get_project_for(request.user, slug, TRAINER)
-    if not (request.user.adult_confirmed_at and membership.notice_accepted_at):
+    if services.notice_pending(user=request.user, membership=membership):
         return redirect("project_notice", slug=project.slug)
     assignment = services.claim_next(trainer=request.user, project=project)
     if assignment is None:

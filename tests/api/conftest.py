@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.cache import cache
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from labeling.api.tokens import create_token
@@ -96,9 +97,9 @@ class World:
 def world(db) -> World:
     lead = make_user("alice_lead")
     lead.user_permissions.add(Permission.objects.get(codename="add_project"))
-    trainer = make_user("tom_trainer")
+    trainer = make_user("tom_trainer", adult_confirmed_at=timezone.now())
     researcher = make_user("rita_researcher")
-    outsider = make_user("olga_outsider")
+    outsider = make_user("olga_outsider", adult_confirmed_at=timezone.now())
     admin = make_user("ada_admin", is_staff=True, is_superuser=True)
     b_lead = make_user("bob_lead")
 
@@ -119,6 +120,10 @@ def world(db) -> World:
     add_member(project=b, user=outsider, role=Membership.Role.TRAINER)
     make_item(b, prompt="bravo-secret prompt", responses=("bravo-secret 1", "bravo-secret 2"))
 
+    # The cast's trainers have passed the first-item gate (its own test resets it).
+    Membership.objects.filter(role=Membership.Role.TRAINER).update(
+        notice_accepted_at=timezone.now()
+    )
     judgment = judge(trainer, claim_next(trainer=trainer, project=a))
     lease = claim_next(trainer=trainer, project=a)
 

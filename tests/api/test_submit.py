@@ -4,6 +4,7 @@ import pytest
 
 from labeling.api.models import IdempotentRequest
 from labeling.judging.models import Assignment, Judgment
+from labeling.projects.models import Membership
 
 from .conftest import answer_for, client_for
 
@@ -124,3 +125,11 @@ def test_next_returns_the_open_lease_then_nothing_when_the_queue_is_empty(world)
     done = client.post(url).json()
     assert done["assignment"] is None
     assert done["today"] == 3
+
+
+def test_next_work_waits_for_the_age_and_notice_confirmation(world):
+    trainer = world.users["trainer"]
+    Membership.objects.filter(user=trainer).update(notice_accepted_at=None)
+    response = client_for(trainer).post(f"/api/v1/projects/{world.a.slug}/assignments/next/")
+    assert response.status_code == 409
+    assert response.json()["code"] == "notice_required"
