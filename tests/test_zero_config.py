@@ -23,6 +23,15 @@ with app.connection_for_write() as conn:
     message.ack()
     print(app.conf.broker_url, message.payload["hello"])
     queue.close()
+from labeling.datasets.services import options_for
+from labeling.datasets.options import OptionsError
+from labeling.projects.models import Project
+try:
+    options_for(project=Project.objects.get(slug="demo-pairs"), data={})
+except OptionsError as exc:
+    assert "PostgreSQL" in str(exc)
+else:
+    raise AssertionError("SQLite exports must be refused with a clear message")
 from django.db import connection
 with connection.cursor() as c:
     c.execute("PRAGMA journal_mode")

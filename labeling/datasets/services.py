@@ -16,7 +16,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, storages
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
@@ -26,7 +26,7 @@ from labeling.projects.models import Project
 from .build import KEYS_NAME, MANIFEST_NAME, build_dataset, dimensions_of
 from .card import render_manifest
 from .models import Export
-from .options import ExportOptions
+from .options import ExportOptions, OptionsError
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 0.5
@@ -44,8 +44,16 @@ def stale_after() -> timedelta:
     return timedelta(seconds=getattr(settings, "EXPORT_STALE_SECONDS", 300))
 
 
+POSTGRES_ONLY = (
+    "Exports stream rows with PostgreSQL's server-side cursors: set DATABASE_URL to a "
+    "PostgreSQL database to export (the zero-configuration SQLite demo cannot)."
+)
+
+
 def options_for(*, project: Project, data: dict) -> ExportOptions:
     """Validated options for this project (its rubric decides the dimension choices)."""
+    if connection.vendor != "postgresql":
+        raise OptionsError(POSTGRES_ONLY)
     return ExportOptions.from_dict(data, dimension_keys=[k for k, _ in dimensions_of(project)])
 
 
