@@ -31,7 +31,14 @@ from labeling.datasets.options import (
     ExportOptions,
     OptionsError,
 )
-from labeling.datasets.services import exports_storage, options_for, restart_export, start_export
+from labeling.datasets.services import (
+    ExportWithdrawn,
+    allow_download,
+    exports_storage,
+    options_for,
+    restart_export,
+    start_export,
+)
 
 from .errors import Conflict, invalid
 from .permissions import READERS, ApiView, ListView
@@ -224,6 +231,10 @@ class ExportView(ApiView):
         export = self.export()
         if export.status != Export.Status.DONE:
             raise Conflict("This export has no files yet.", code="export_not_ready")
+        try:
+            allow_download(export=export, user=self.request.user)
+        except ExportWithdrawn as exc:
+            raise Conflict(str(exc), code="export_withdrawn") from None
         return export
 
 

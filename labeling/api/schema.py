@@ -53,8 +53,9 @@ SPECIFIC = [
     ("/assignments/next/", "post", "409", "The trainer has not yet confirmed being 18 or older "
      "and accepted the project's content notice."),
     ("/restart/", "post", "409", "Only a failed or stalled export can be run again."),
-    ("/archive/", "get", "409", "The export has no files yet."),
-    ("/files/{name}", "get", "409", "The export has no files yet."),
+    ("/archive/", "get", "409", "The export has no files yet, or a deletion request withdrew it."),
+    ("/files/{name}", "get", "409", "The export has no files yet, or a deletion request "
+     "withdrew it."),
     ("/prompts/import/", "post", "413", "The file is larger than IMPORT_MAX_BYTES."),
     ("/tokens/", "post", "409", "Too many live tokens; revoke one first."),
 ]  # fmt: skip

@@ -81,6 +81,17 @@ def start_export(*, project: Project, user, options: ExportOptions, enqueue: boo
     return export
 
 
+class ExportWithdrawn(Exception):
+    """A deletion request withdrew this export: its files may no longer be downloaded."""
+
+
+def allow_download(*, export: Export, user) -> None:
+    """Refuse a withdrawn export; otherwise log the download (every door comes here)."""
+    if export.withdrawn_at:
+        raise ExportWithdrawn("This export was withdrawn by a deletion request.")
+    audit.record(action="export_download", actor=user, project=export.project, obj=export)
+
+
 def delete_export_files(*, export: Export) -> None:
     """Remove a withdrawn export's files from storage (run by the retention purge)."""
     _clear_folder(exports_storage(), export.folder)

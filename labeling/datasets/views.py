@@ -17,7 +17,6 @@ from django.http import (
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from labeling.core import audit
 from labeling.projects.access import get_project_for
 from labeling.projects.models import Membership
 
@@ -26,7 +25,14 @@ from .compare import compare_exports
 from .forms import ExportForm
 from .models import Export
 from .options import FORMATS
-from .services import exports_storage, restart_export, stale_after, start_export
+from .services import (
+    ExportWithdrawn,
+    allow_download,
+    exports_storage,
+    restart_export,
+    stale_after,
+    start_export,
+)
 
 ROLES = (Membership.Role.RESEARCHER, Membership.Role.LEAD)
 
@@ -107,10 +113,11 @@ def _done(request: HttpRequest, slug: str, version: int) -> Export:
 
 
 def _withdrawn_or_logged(request: HttpRequest, export: Export) -> HttpResponseGone | None:
-    """410 for an export a deletion request withdrew; otherwise log the download."""
-    if export.withdrawn_at:
-        return HttpResponseGone("This export was withdrawn by a deletion request.")
-    audit.record(action="export_download", actor=request.user, project=export.project, obj=export)
+    """410 for an export a deletion request withdrew; otherwise the download is logged."""
+    try:
+        allow_download(export=export, user=request.user)
+    except ExportWithdrawn as exc:
+        return HttpResponseGone(str(exc))
     return None
 
 

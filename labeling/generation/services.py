@@ -13,7 +13,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
-from labeling.judging.models import Item, ItemCandidate
+from labeling.judging.models import ItemCandidate
+from labeling.judging.services import create_items
 from labeling.projects.models import Candidate, ImportBatch, Project, Prompt
 
 from . import backends, limiter, pairing
@@ -571,22 +572,8 @@ def build_items(*, job: GenerationJob, prompt_id: int, rng: random.Random | None
 
 
 def _create_items(*, project: Project, groups: list[tuple[int, list[int]]]) -> None:
-    # The judging side's own item factory when it has one (it files items into queues).
-    try:
-        from labeling.judging.services import create_items
-    except ImportError:
-        create_items = None
-    if create_items is not None:
-        create_items(project=project, groups=groups)
-        return
-    for prompt_id, order in groups:
-        item = Item.objects.create(project=project, prompt_id=prompt_id)
-        ItemCandidate.objects.bulk_create(
-            [
-                ItemCandidate(item=item, candidate_id=cid, slot=slot)
-                for slot, cid in enumerate(order)
-            ]
-        )
+    # The judging side's item factory files items into the project's queue with their slots.
+    create_items(project=project, groups=groups)
 
 
 def finish_job_if_complete(*, job_id: int) -> bool:

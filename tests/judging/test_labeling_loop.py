@@ -189,15 +189,13 @@ def test_scores_may_be_optional(client_of, project, trainer):
 
 
 def test_a_candidate_from_another_item_is_rejected(client_of, project, trainer):
-    other = make_item(project)
-    make_item(project)
+    first = make_item(project)
+    second = make_item(project)
     client = client_of(trainer)
     assignment = start(client, project)
-    foreign = other.slots.first().candidate_id if assignment.item != other else None
-    if foreign is None:
-        foreign = Assignment.objects.exclude(pk=assignment.pk).values_list("item", flat=True)
+    other = second if assignment.item == first else first
     body = answer_for(assignment, winner=assignment.display_order[0])
-    body["preference"] = "999999:2"
+    body["preference"] = f"{other.slots.first().candidate_id}:2"
     response = client.post(reverse("assignment_submit", args=[assignment.code]), body)
     assert response.status_code == 422
     assert Judgment.objects.count() == 0

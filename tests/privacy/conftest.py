@@ -1,15 +1,2 @@
-import pytest
-
-
-@pytest.fixture(autouse=True)
-def exports_dir(tmp_path, settings):
-    """Every test writes its exports into its own folder."""
-    location = tmp_path / "exports"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "exports": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(location)},
-        },
-    }
-    return location
+# The same per-test export folder as the dataset tests (an autouse fixture, imported).
+from tests.datasets.conftest import exports_dir  # noqa: F401

@@ -77,6 +77,9 @@ def test_a_deletion_by_source_user_leaves_every_later_export_and_withdraws_earli
     client.login(username=researcher.username, password=PASSWORD)
     archive = reverse("export_archive", args=[project.slug, earlier.version])
     assert client.get(archive).status_code == 410
+    api = client.get(f"/api/v1/projects/{project.slug}/exports/{earlier.version}/archive/")
+    assert (api.status_code, api.json()["code"]) == (409, "export_withdrawn"), "both doors refuse"
+    assert not AuditEvent.objects.filter(action="export_download").exists()
     event = AuditEvent.objects.get(action="deletion")
     assert event.details["prompts"] == 1 and SECRET not in str(event.details)
 
