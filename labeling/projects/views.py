@@ -47,7 +47,9 @@ def project_new(request: HttpRequest) -> HttpResponse:
     form = ProjectForm(data, initial={"lease_minutes": settings.LEASE_MINUTES_DEFAULT})
     formset = dimension_formset(data)
     if data is not None and all([form.is_valid(), formset.is_valid()]):
-        project = create_project(created_by=request.user, **_settings_from(form, formset))
+        project = create_project(
+            created_by=request.user, kind=form.cleaned_data["kind"], **_settings_from(form, formset)
+        )
         messages.success(request, f"Project “{project.name}” created. You are its lead.")
         return redirect("project_overview", project.slug)
     return render(

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RedteamConfig(AppConfig):
+    name = "labeling.redteam"
+    label = "redteam"
