@@ -91,6 +91,15 @@ def _admin_url(project: Project) -> str:
         return reverse("admin:index")
 
 
+def _counts(project: Project) -> dict[str, int]:
+    if project.is_red_team:
+        # Imported here: the red-team app builds on projects, not the other way round.
+        from labeling.redteam.services import campaign_counts
+
+        return campaign_counts(project=project)
+    return project_counts(project=project)
+
+
 @require_http_methods(["GET"])
 def project_overview(request: HttpRequest, slug: str) -> HttpResponse:
     project, membership = get_project_for(request.user, slug)
@@ -101,7 +110,7 @@ def project_overview(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "project": project,
             "membership": membership,
-            "counts": project_counts(project=project),
+            "counts": _counts(project),
             "is_lead": is_lead,
             "is_trainer": membership.role == Role.TRAINER,
             "admin_url": _admin_url(project) if is_lead and request.user.is_staff else None,

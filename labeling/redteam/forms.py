@@ -144,8 +144,18 @@ class GenerateForm(forms.Form):
         self.fields["endpoints"].queryset = endpoints
 
 
+class AttackChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Attack) -> str:
+        text = obj.prompt.last_user_text
+        snippet = text if len(text) <= 80 else text[:79] + "…"
+        promoted = getattr(obj, "n_promotions", 0)
+        return f"#{obj.pk} · {obj.category_label} · {snippet}" + (
+            f" (promoted {promoted}×)" if promoted else ""
+        )
+
+
 class PromoteForm(forms.Form):
-    attacks = forms.ModelMultipleChoiceField(
+    attacks = AttackChoiceField(
         queryset=None, widget=forms.CheckboxSelectMultiple, label="Successful attacks"
     )
     target = forms.ModelChoiceField(queryset=None, label="Preference project")

@@ -216,6 +216,19 @@ def judge_attack(*, attack: Attack, judge, verdicts: list[Verdict]) -> list[Atte
     return out
 
 
+def campaign_counts(*, project: Project) -> dict[str, int]:
+    """The overview's counts of a red-team project, in two aggregate queries."""
+    attacks = live_attacks(project=project)
+    judged = judged_attempts(project=project).aggregate(
+        judged=Count("pk"), successes=Count("pk", filter=Q(success=True))
+    )
+    return {
+        "attacks": attacks.count(),
+        "responses": Candidate.objects.filter(prompt__attack__in=attacks).count(),
+        **judged,
+    }
+
+
 # Success rates -----------------------------------------------------------------------------
 
 

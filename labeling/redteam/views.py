@@ -293,7 +293,7 @@ def promote(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def exports(request: HttpRequest, slug: str) -> HttpResponse:
-    project, _ = get_redteam_project_for(request.user, slug, *EXPORT_ROLES)
+    project, membership = get_redteam_project_for(request.user, slug, *EXPORT_ROLES)
     form = RedTeamExportForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         export = export_attempts(
@@ -306,7 +306,13 @@ def exports(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request,
         "redteam/exports.html",
-        {"project": project, "form": form, "exports": rows, "judged": judged},
+        {
+            "project": project,
+            "form": form,
+            "exports": rows,
+            "judged": judged,
+            "is_lead": membership.role == Role.LEAD,
+        },
     )
 
 

@@ -208,6 +208,9 @@ def test_success_rates_per_category_and_per_model(client, red_team, lead, campai
     by_model = {r.key: (r.attempts, r.successes, r.rate) for r in rates["by_model"]}
     assert by_model == {"model-a": (3, 2, 2 / 3), "model-b": (2, 1, 0.5)}
     assert rates["cross"][("illicit", "model-a")] == (2, 1)
+    assert services.campaign_counts(project=red_team) == {
+        "attacks": 3, "responses": 5, "judged": 5, "successes": 3,
+    }  # fmt: skip
     login(client, lead)
     page = client.get(reverse("redteam_stats", args=[red_team.slug])).content.decode()
     assert 'data-testid="overall-rate">60 %' in page
