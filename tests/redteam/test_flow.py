@@ -104,6 +104,27 @@ def test_writing_an_attack_sends_it_to_the_default_endpoints_without_pairing(
     assert list(job.units.values_list("prompt_id", flat=True)) == [attack.prompt_id] * 2
 
 
+def test_the_lead_sends_waiting_attacks_to_chosen_endpoints(client, red_team, trainer, lead):
+    endpoint = make_endpoint(red_team, name="Embedded", kind="local")
+    first = make_attack(red_team, trainer, text="One")
+    second = make_attack(red_team, trainer, text="Two")
+    add_response(second, "Already answered.")
+    login(client, lead)
+    url = reverse("redteam_generate", args=[red_team.slug])
+    assert 'data-testid="waiting-count">1<' in client.get(url).content.decode()
+    response = client.post(
+        url, {"endpoints": [endpoint.pk], "samples_per_endpoint": "1", "only_new": "on",
+              "start": "1"},
+    )  # fmt: skip
+    job = GenerationJob.objects.get()
+    assert response["Location"] == reverse("generation_job", args=[red_team.slug, job.pk])
+    assert list(job.units.values_list("prompt_id", flat=True)) == [first.prompt_id]
+    assert client.get(response["Location"]).status_code == 200
+    # Not made the default: the next attack waits for the lead again.
+    make_attack(red_team, trainer, text="Three")
+    assert GenerationJob.objects.count() == 1
+
+
 def test_an_attack_category_outside_the_taxonomy_is_refused(client, red_team, trainer):
     login(client, trainer)
     for category in ("factual_error", "sexual_minors", "nonsense"):
@@ -334,3 +355,17 @@ def test_the_parquet_export_has_the_same_rows(client, red_team, lead, campaign, 
     assert len(rows) == 5
     assert [r["success"] for r in rows] == [True, False, True, True, False]
     assert rows[2]["severities"]["harassment"] == 4 and rows[2]["model"] == "model-a"
+
+
+def test_an_erased_trainer_loses_their_rationales_and_exports_as_deleted(
+    client, red_team, trainer, lead, campaign, exports_dir
+):
+    from labeling.privacy.services import erase_trainer
+
+    erase_trainer(user=trainer, by=trainer)
+    assert not AttemptJudgment.objects.filter(judge=trainer).exclude(rationale="").exists()
+    assert AttemptJudgment.objects.exclude(judge=trainer).exclude(rationale="").exists()
+    login(client, lead)
+    client.post(reverse("redteam_exports", args=[red_team.slug]), {"file_type": "jsonl"})
+    rows = read_jsonl(exports_dir / red_team.slug / "redteam-v1" / "data" / "train.jsonl")
+    assert {r["trainer"] for r in rows if r["attack_category"] == "illicit"} == {"deleted"}
