@@ -4,20 +4,7 @@ from labeling.projects.models import Candidate, Membership, Project
 from labeling.projects.services import add_member, create_project
 from labeling.redteam.services import write_attack
 from tests.conftest import accept_notices
-
-
-@pytest.fixture(autouse=True)
-def exports_dir(tmp_path, settings):
-    """Every test writes its exports into its own folder."""
-    location = tmp_path / "exports"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "exports": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(location)},
-        },
-    }
-    return location
+from tests.datasets.conftest import exports_dir  # noqa: F401 - each test's own exports folder
 
 
 @pytest.fixture
