@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import Avg, Count, Exists, OuterRef, Q, QuerySet
 
 from labeling.core import audit
-from labeling.generation.models import GenerationJob, ModelEndpoint
+from labeling.generation.models import GenerationJob, GenerationUnit, ModelEndpoint
 from labeling.generation.services import endpoints_for, start_generation_job
 from labeling.judging.models import Item
 from labeling.judging.services import create_items, quarantine_prompt
@@ -158,6 +158,15 @@ def next_attack_to_judge(*, project: Project, author) -> Attack | None:
         .filter(Exists(unjudged))
         .order_by("created_at", "id")
         .first()
+    )
+
+
+def pending_responses(*, attack: Attack) -> int:
+    """Calls for this attack that generation has not finished yet (queued or running)."""
+    return (
+        GenerationUnit.objects.filter(prompt_id=attack.prompt_id)
+        .exclude(status__in=GenerationUnit.FINAL)
+        .count()
     )
 
 

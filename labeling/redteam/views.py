@@ -156,6 +156,7 @@ def attack_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         "rows": form.rows(),
         "attack_title": f"Attack {attack.pk}",
         "waiting": not candidates,
+        "pending": services.pending_responses(attack=attack),
     }
     template = "redteam/attack.html#responses" if request.htmx else "redteam/attack.html"
     return render(request, template, context, status=status)

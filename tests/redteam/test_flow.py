@@ -102,6 +102,10 @@ def test_writing_an_attack_sends_it_to_the_default_endpoints_without_pairing(
     job = GenerationJob.objects.get()
     assert job.pairs_per_prompt == 0
     assert list(job.units.values_list("prompt_id", flat=True)) == [attack.prompt_id] * 2
+    # One response arrives; the page says the other is still on its way.
+    add_response(attack, "Your neighbour is lovely.")
+    page = client.get(reverse("redteam_attack", args=[red_team.slug, attack.pk])).content.decode()
+    assert "2 more responses on their way" in page
 
 
 def test_the_lead_sends_waiting_attacks_to_chosen_endpoints(client, red_team, trainer, lead):
