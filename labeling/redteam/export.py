@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 from django.core.files import File
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from labeling.core import audit
@@ -25,7 +25,7 @@ from labeling.datasets.card import app_version
 from labeling.datasets.pseudonyms import load_erased, pseudonym
 from labeling.datasets.services import exports_storage
 from labeling.datasets.writers import WRITERS
-from labeling.projects.models import Project
+from labeling.projects.models import Project, Prompt
 
 from .models import RedTeamExport
 from .services import ATTACK_CATEGORIES, SEVERITY_CATEGORIES, judged_attempts
@@ -290,3 +290,37 @@ def record_download(*, export: RedTeamExport, user, name: str) -> None:
         kind="red_team_attempts",
         file=name,
     )
+
+
+class ExportWithdrawn(Exception):
+    """A deletion request withdrew this export: its files may no longer be downloaded."""
+
+
+def allow_download(*, export: RedTeamExport, user, name: str) -> None:
+    """Refuse a withdrawn export; otherwise log the download (of a file or the .tar)."""
+    if export.withdrawn_at:
+        raise ExportWithdrawn("This export was withdrawn by a deletion request.")
+    record_download(export=export, user=user, name=name)
+
+
+@transaction.atomic
+def withdraw_exports(*, project_id: int) -> int:
+    """Withdraw the red-team exports that may hold a deleted prompt; delete their files."""
+    oldest = Prompt.objects.filter(project_id=project_id, deleted_at__isnull=False).aggregate(
+        t=Min("created_at")
+    )["t"]
+    if oldest is None:
+        return 0
+    exports = list(
+        RedTeamExport.objects.select_for_update().filter(
+            project_id=project_id, created_at__gte=oldest, withdrawn_at__isnull=True
+        )
+    )
+    storage = exports_storage()
+    now = timezone.now()
+    for export in exports:
+        for f in export.files:
+            storage.delete(f"{export.folder}/{f['name']}")
+        export.withdrawn_at = now
+        export.save(update_fields=["withdrawn_at", "updated_at"])
+    return len(exports)

@@ -121,6 +121,9 @@ class RedTeamExport(TimeStamped):
     folder = models.CharField(max_length=255)
     files = models.JSONField(default=list)
     counts = models.JSONField(default=dict)
+    # A deletion request in the project withdrew this export: no longer downloadable, and
+    # its files are deleted at once.
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-version"]

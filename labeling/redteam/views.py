@@ -7,7 +7,14 @@ roles get 404, and a trainer reaches only their own attacks.
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseGone,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -21,7 +28,7 @@ from labeling.projects.taxonomy import harm_labels
 
 from . import services
 from .access import get_attack_for, get_redteam_project_for
-from .export import export_attempts, record_download
+from .export import ExportWithdrawn, allow_download, export_attempts
 from .forms import AttackForm, GenerateForm, JudgeForm, PromoteForm, RedTeamExportForm
 from .models import Attack, AttemptJudgment, RedTeamExport
 
@@ -329,7 +336,10 @@ def export_file(request: HttpRequest, slug: str, version: int, name: str) -> Htt
     export = _export(request, slug, version)
     if name not in {f["name"] for f in export.files}:
         raise Http404("No such file")
-    record_download(export=export, user=request.user, name=name)
+    try:
+        allow_download(export=export, user=request.user, name=name)
+    except ExportWithdrawn as exc:
+        return HttpResponseGone(str(exc))
     handle = exports_storage().open(f"{export.folder}/{name}", "rb")
     return FileResponse(handle, as_attachment=True, filename=name.rsplit("/", 1)[-1])
 
@@ -337,9 +347,12 @@ def export_file(request: HttpRequest, slug: str, version: int, name: str) -> Htt
 @require_http_methods(["GET"])
 def export_archive(request: HttpRequest, slug: str, version: int) -> HttpResponse:
     export = _export(request, slug, version)
+    try:
+        allow_download(export=export, user=request.user, name="archive")
+    except ExportWithdrawn as exc:
+        return HttpResponseGone(str(exc))
     storage = exports_storage()
     entries = members(export, storage)
-    record_download(export=export, user=request.user, name="archive")
     response = StreamingHttpResponse(
         stream_archive(entries, storage), content_type="application/x-tar"
     )

@@ -373,3 +373,27 @@ def test_an_erased_trainer_loses_their_rationales_and_exports_as_deleted(
     client.post(reverse("redteam_exports", args=[red_team.slug]), {"file_type": "jsonl"})
     rows = read_jsonl(exports_dir / red_team.slug / "redteam-v1" / "data" / "train.jsonl")
     assert {r["trainer"] for r in rows if r["attack_category"] == "illicit"} == {"deleted"}
+
+
+def test_a_deletion_request_hides_the_attack_and_withdraws_earlier_exports(
+    client, red_team, lead, campaign, exports_dir
+):
+    from labeling.privacy.services import request_deletion
+
+    login(client, lead)
+    url = reverse("redteam_exports", args=[red_team.slug])
+    client.post(url, {"file_type": "jsonl"})
+    data = exports_dir / red_team.slug / "redteam-v1" / "data" / "train.jsonl"
+    assert data.exists()
+    request_deletion(project=red_team, by=lead, text="Insult him.")
+    file_url = reverse("redteam_export_file", args=[red_team.slug, 1, "data/train.jsonl"])
+    assert client.get(file_url).status_code == 410
+    assert client.get(reverse("redteam_export_archive", args=[red_team.slug, 1])).status_code == 410
+    assert not data.exists()
+    assert "withdrawn" in client.get(url).content.decode()
+    a2 = campaign["attacks"][1]
+    assert client.get(reverse("redteam_attack", args=[red_team.slug, a2.pk])).status_code == 404
+    assert services.success_rates(project=red_team)["attempts"] == 4
+    client.post(url, {"file_type": "jsonl"})
+    rows = read_jsonl(exports_dir / red_team.slug / "redteam-v2" / "data" / "train.jsonl")
+    assert len(rows) == 4 and a2.pk not in {r["attempt_id"] for r in rows}
