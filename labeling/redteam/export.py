@@ -2,8 +2,8 @@
 
 Kept apart from preference exports (as Anthropic keeps `red-team-attempts` apart from its
 preference data). Built synchronously in the request: a campaign is hundreds to a few
-thousand attempts, read in one query and written in well under a second, and the preference
-export job (labeling/datasets/build.py) is bound to its preference formats. The writers,
+thousand attempts, read in one query (2,000 take one to two seconds on 2 cores), and the
+preference export job (labeling/datasets/build.py) is bound to its preference formats. The writers,
 pseudonyms, storage, archive and app version are labeling/datasets' own, imported.
 """
 
