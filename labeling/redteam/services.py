@@ -366,16 +366,24 @@ def promote_attacks(*, attacks: list[Attack], target: Project, by) -> PromoteRes
     Idempotent: an attack promoted before is not copied again; one that was waiting for a
     safe response gets it (and its item) once a response to it was judged unsuccessful.
     """
+    result = PromoteResult()
+    if not attacks:
+        return result
     if not promotion_targets(project=attacks[0].project, lead=by).filter(pk=target.pk).exists():
         raise ValidationError("Pick a preference project you lead.")
-    result = PromoteResult()
+    # Two leads promoting the same attack at once take turns on the attack's row.
+    locked = set(
+        Attack.objects.select_for_update()
+        .filter(pk__in=[a.pk for a in attacks])
+        .values_list("pk", flat=True)
+    )
     for attack in attacks:
+        if attack.pk not in locked:
+            continue
         harmful, safe = _pick(attack)
         if harmful is None:
             raise ValidationError(f"Attack {attack.pk} has no successful response.")
-        promotion = (
-            Promotion.objects.select_for_update().filter(attack=attack, target=target).first()
-        )
+        promotion = Promotion.objects.filter(attack=attack, target=target).first()
         if promotion is None:
             prompt = Prompt.objects.create(
                 project=target,

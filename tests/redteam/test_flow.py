@@ -397,3 +397,15 @@ def test_a_deletion_request_hides_the_attack_and_withdraws_earlier_exports(
     client.post(url, {"file_type": "jsonl"})
     rows = read_jsonl(exports_dir / red_team.slug / "redteam-v2" / "data" / "train.jsonl")
     assert len(rows) == 4 and a2.pk not in {r["attempt_id"] for r in rows}
+
+
+def test_the_attack_list_reads_in_a_fixed_number_of_queries(
+    client, red_team, lead, trainer, django_assert_max_num_queries
+):
+    for n in range(12):
+        add_response(make_attack(red_team, trainer, text=f"attack {n}"), "answer")
+    login(client, lead)
+    url = reverse("redteam_attacks", args=[red_team.slug])
+    with django_assert_max_num_queries(8):
+        page = client.get(url).content.decode()
+    assert page.count("attack 1") >= 3  # 1, 10, 11
