@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "labeling.generation",
     "labeling.datasets",
     "labeling.privacy",
+    "labeling.redteam",
     "labeling.api",
     "rest_framework",
     "rest_framework.authtoken",

@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("labeling.projects.import_urls")),
     path("", include("labeling.generation.urls")),
     path("", include("labeling.datasets.urls")),
+    path("", include("labeling.redteam.urls")),
     path("", include("labeling.judging.dashboard_urls")),
     path("", include("labeling.api.page_urls")),
     path("api/v1/", include("labeling.api.urls")),

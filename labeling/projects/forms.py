@@ -43,6 +43,7 @@ class ProjectForm(forms.ModelForm):
         model = Project
         fields = [
             "name",
+            "kind",
             "mode",
             "guidelines",
             "scores_required",
@@ -64,10 +65,20 @@ class ProjectForm(forms.ModelForm):
             }
         super().__init__(*args, **kwargs)
         self.mode_locked = mode_locked
+        self.fields["kind"].required = False  # absent means a preference project
+        self.fields[
+            "kind"
+        ].help_text = "Red team: trainers write adversarial prompts and judge the responses."
+        if instance is not None and instance.pk:
+            self.fields["kind"].disabled = True
+            self.fields["kind"].help_text = "The kind is chosen when the project is created."
         if mode_locked:
             # A disabled field ignores what is posted and keeps the saved value.
             self.fields["mode"].disabled = True
             self.fields["mode"].help_text = "The mode cannot change once the project has items."
+
+    def clean_kind(self) -> str:
+        return self.cleaned_data.get("kind") or Project.Kind.PREFERENCE
 
     def base_flag_rows(self) -> list[tuple]:
         """Each base flag's checkbox beside its taxonomy entry, for the template."""

@@ -12,6 +12,10 @@ class Project(TimeStamped):
         PAIRWISE = "pairwise", "Pairwise (A vs B)"
         RANKING = "ranking", "Ranking (K responses)"
 
+    class Kind(models.TextChoices):
+        PREFERENCE = "preference", "Preference labeling"
+        RED_TEAM = "red_team", "Red team (trainers write attacks)"
+
     class RationalePolicy(models.TextChoices):
         OPTIONAL = "optional", "Optional"
         REQUIRED = "required", "Always required"
@@ -20,6 +24,9 @@ class Project(TimeStamped):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
     mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.PAIRWISE)
+    # Chosen at creation and fixed: a red-team project's trainers write attacks and judge
+    # their responses (labeling/redteam) instead of comparing responses in queues.
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PREFERENCE)
     guidelines = models.TextField(blank=True, help_text="Markdown, shown to trainers.")
     guidelines_version = models.PositiveIntegerField(default=1)
     scores_required = models.BooleanField(
@@ -77,6 +84,10 @@ class Project(TimeStamped):
         if not hasattr(self, "_rubric"):
             self._rubric = (list(self.active_dimensions()), list(self.flags.all()))
         return self._rubric
+
+    @property
+    def is_red_team(self) -> bool:
+        return self.kind == self.Kind.RED_TEAM
 
     @property
     def max_candidates(self) -> int:

@@ -47,7 +47,9 @@ def project_new(request: HttpRequest) -> HttpResponse:
     form = ProjectForm(data, initial={"lease_minutes": settings.LEASE_MINUTES_DEFAULT})
     formset = dimension_formset(data)
     if data is not None and all([form.is_valid(), formset.is_valid()]):
-        project = create_project(created_by=request.user, **_settings_from(form, formset))
+        project = create_project(
+            created_by=request.user, kind=form.cleaned_data["kind"], **_settings_from(form, formset)
+        )
         messages.success(request, f"Project “{project.name}” created. You are its lead.")
         return redirect("project_overview", project.slug)
     return render(
@@ -89,6 +91,15 @@ def _admin_url(project: Project) -> str:
         return reverse("admin:index")
 
 
+def _counts(project: Project) -> dict[str, int]:
+    if project.is_red_team:
+        # Imported here: the red-team app builds on projects, not the other way round.
+        from labeling.redteam.services import campaign_counts
+
+        return campaign_counts(project=project)
+    return project_counts(project=project)
+
+
 @require_http_methods(["GET"])
 def project_overview(request: HttpRequest, slug: str) -> HttpResponse:
     project, membership = get_project_for(request.user, slug)
@@ -99,7 +110,7 @@ def project_overview(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "project": project,
             "membership": membership,
-            "counts": project_counts(project=project),
+            "counts": _counts(project),
             "is_lead": is_lead,
             "is_trainer": membership.role == Role.TRAINER,
             "admin_url": _admin_url(project) if is_lead and request.user.is_staff else None,
