@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 
 from labeling.projects.models import Project
 
-from .models import GenerationJob, ModelEndpoint
+from .models import GenerationJob, ModelEndpoint, ModerationEndpoint
 from .services import clean_variants, endpoints_for, start_generation_job
 
 
@@ -27,6 +27,36 @@ class EndpointForm(forms.ModelForm):
             "max_concurrency",
         ]
         widgets = {"system_prompt": forms.Textarea(attrs={"rows": 3})}
+
+
+class ModerationForm(forms.ModelForm):
+    class Meta:
+        model = ModerationEndpoint
+        fields = [
+            "base_url",
+            "model",
+            "api_key_env",
+            "timeout_seconds",
+            "threshold",
+            "category_map",
+            "screen_generated",
+            "route_to_queue",
+        ]
+        labels = {
+            "category_map": "Category mapping",
+            "route_to_queue": "Route screened-harmful items to",
+        }
+        help_texts = {
+            "route_to_queue": "Optional: items with a screened-harmful candidate move to this "
+            "queue (make it restricted to the trainers who should see them).",
+        }
+        widgets = {"category_map": forms.Textarea(attrs={"rows": 8})}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        queues = self.fields["route_to_queue"]
+        queues.queryset = self.instance.project.queues.order_by("-priority", "id")
+        queues.empty_label = "(leave them where they are)"
 
 
 def _numbers(raw: str, *, name: str, cast) -> list:

@@ -5,7 +5,7 @@ timeouts, connection errors, 429 and 5xx, waiting BACKOFF_BASE × 2^(attempt-1) 
 at BACKOFF_CAP, with ±50 % jitter) or the server's Retry-After, whichever is longer. A 4xx that
 will not change (401, bad model name) fails the unit at once. A unit that finds its endpoint's
 slots all taken, or another worker holding it, goes back to the queue without using an attempt
-(at most MAX_REQUEUES times).
+(at most MAX_REQUEUES times). A screening (`run_screening`) follows the same policy.
 """
 
 import logging
@@ -62,3 +62,39 @@ def enqueue_units(unit_ids: list[int]) -> None:
     with run_generation_unit.app.producer_or_acquire() as producer:
         for unit_id in unit_ids:
             run_generation_unit.apply_async(args=[unit_id], producer=producer)
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=MAX_REQUEUES,
+    ignore_result=True,
+)
+def run_screening(self, screening_id: int) -> str:
+    """Screen one candidate; the same retry policy as a generation unit."""
+    from . import screening
+
+    outcome = screening.execute_screening(screening_id=screening_id, max_attempts=MAX_ATTEMPTS)
+    if outcome.kind in ("retry", "busy"):
+        if self.request.retries >= MAX_REQUEUES:
+            screening.fail_screening(
+                screening_id=screening_id, message="gave up: put back too many times"
+            )
+            return "failed"
+        countdown = (
+            backoff(outcome.attempt, outcome.retry_after)
+            if outcome.kind == "retry"
+            else outcome.wait
+        )
+        raise self.retry(countdown=countdown)
+    return outcome.kind
+
+
+def enqueue_screenings(screening_ids: list[int]) -> None:
+    """Publish one message per screening over one broker connection."""
+    if not screening_ids:
+        return
+    with run_screening.app.producer_or_acquire() as producer:
+        for screening_id in screening_ids:
+            run_screening.apply_async(args=[screening_id], producer=producer)
