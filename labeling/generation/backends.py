@@ -105,29 +105,12 @@ def _client(timeout: float) -> httpx.Client:
 def _complete_openai(
     *, endpoint: ModelEndpoint, messages: list[dict], params: dict, timeout: float
 ) -> Completion:
-    try:
-        check_base_url(endpoint.base_url)
-        key = api_key_for(endpoint)
-    except ValidationError as exc:
-        raise GenerationError(" ".join(exc.messages), retryable=False) from None
     body: dict[str, Any] = {
         "model": params.get("model") or endpoint.model,
         "messages": chat_messages(messages=messages, system_prompt=params.get("system_prompt", "")),
     }
     body.update({name: params[name] for name in SENT_PARAMS if params.get(name) is not None})
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    url = endpoint.base_url.rstrip("/") + "/chat/completions"
-    started = time.monotonic()
-    try:
-        response = _client(timeout).post(url, json=body, headers=headers)
-    except httpx.TimeoutException:
-        raise GenerationError(f"timed out after {timeout:g} s", retryable=True) from None
-    except httpx.TransportError as exc:
-        message = scrub(f"connection error: {type(exc).__name__}: {exc}", key)
-        raise GenerationError(message, retryable=True) from None
-    latency_ms = int((time.monotonic() - started) * 1000)
-    if response.status_code >= 400:
-        raise _http_error(response, key)
+    response, key, latency_ms = _post(endpoint, "/chat/completions", body, timeout)
     try:
         data = response.json()
         choice = data["choices"][0]
@@ -148,6 +131,35 @@ def _complete_openai(
         if data.get("system_fingerprint")
         else {},
     )
+
+
+def _post(
+    endpoint, path: str, body: dict, timeout: float
+) -> tuple[httpx.Response, str | None, int]:
+    """POST JSON to the endpoint's base URL + path after checking its rules again.
+
+    Returns the successful response, the key used (to scrub it from what follows) and the
+    latency; raises GenerationError for a broken rule, a transport failure or an HTTP error.
+    """
+    try:
+        check_base_url(endpoint.base_url)
+        key = api_key_for(endpoint)
+    except ValidationError as exc:
+        raise GenerationError(" ".join(exc.messages), retryable=False) from None
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    url = endpoint.base_url.rstrip("/") + path
+    started = time.monotonic()
+    try:
+        response = _client(timeout).post(url, json=body, headers=headers)
+    except httpx.TimeoutException:
+        raise GenerationError(f"timed out after {timeout:g} s", retryable=True) from None
+    except httpx.TransportError as exc:
+        message = scrub(f"connection error: {type(exc).__name__}: {exc}", key)
+        raise GenerationError(message, retryable=True) from None
+    latency_ms = int((time.monotonic() - started) * 1000)
+    if response.status_code >= 400:
+        raise _http_error(response, key)
+    return response, key, latency_ms
 
 
 def _http_error(response: httpx.Response, key: str | None) -> GenerationError:
@@ -203,28 +215,12 @@ class Moderation:
 
 def moderate(*, endpoint, text: str) -> Moderation:
     """POST `text` to `{base_url}/moderations` (the OpenAI moderation API shape)."""
-    timeout = float(endpoint.timeout_seconds)
-    try:
-        check_base_url(endpoint.base_url)
-        key = api_key_for(endpoint)
-    except ValidationError as exc:
-        raise GenerationError(" ".join(exc.messages), retryable=False) from None
     body: dict[str, Any] = {"input": text}
     if endpoint.model:
         body["model"] = endpoint.model
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    url = endpoint.base_url.rstrip("/") + "/moderations"
-    started = time.monotonic()
-    try:
-        response = _client(timeout).post(url, json=body, headers=headers)
-    except httpx.TimeoutException:
-        raise GenerationError(f"timed out after {timeout:g} s", retryable=True) from None
-    except httpx.TransportError as exc:
-        message = scrub(f"connection error: {type(exc).__name__}: {exc}", key)
-        raise GenerationError(message, retryable=True) from None
-    latency_ms = int((time.monotonic() - started) * 1000)
-    if response.status_code >= 400:
-        raise _http_error(response, key)
+    response, key, latency_ms = _post(
+        endpoint, "/moderations", body, float(endpoint.timeout_seconds)
+    )
     try:
         data = response.json()
         result = data["results"][0]

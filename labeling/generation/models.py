@@ -225,7 +225,9 @@ class ModerationEndpoint(TimeStamped):
 
     project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="moderation")
     base_url = models.CharField(
-        max_length=300, help_text="e.g. https://api.openai.com/v1 (POST {base}/moderations)"
+        "base URL",
+        max_length=300,
+        help_text="e.g. https://api.openai.com/v1 (POST {base}/moderations)",
     )
     model = models.CharField(max_length=200, blank=True, help_text="e.g. omni-moderation-latest")
     api_key_env = models.CharField(

@@ -136,15 +136,20 @@ def execute_screening(*, screening_id: int, max_attempts: int) -> UnitOutcome:
     )
     if screening is None:
         return UnitOutcome("skipped")
-    project = screening.candidate.prompt.project
-    moderation = moderation_for(project=project)
+    prompt = screening.candidate.prompt
+    moderation = moderation_for(project=prompt.project)
+    # Deleted text is never sent out again; a quarantined prompt needs no more screening.
     if moderation is None:
-        CandidateScreening.objects.filter(pk=screening_id).exclude(status=Status.DONE).update(
-            status=Status.FAILED,
-            error="no moderation endpoint is configured",
-            lease_expires_at=None,
-        )
-        return UnitOutcome("failed", message="no moderation endpoint")
+        reason = "no moderation endpoint is configured"
+    elif prompt.deleted_at:
+        reason = "the prompt was deleted"
+    elif prompt.quarantined_at:
+        reason = "the prompt is quarantined"
+    else:
+        reason = ""
+    if reason:
+        fail_screening(screening_id=screening_id, message=reason)
+        return UnitOutcome("failed", message=reason)
     attempt = claim_screening(screening_id=screening_id, moderation=moderation)
     if attempt is None:
         screening.refresh_from_db()

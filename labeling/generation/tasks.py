@@ -10,6 +10,7 @@ slots all taken, or another worker holding it, goes back to the queue without us
 
 import logging
 import random
+from collections.abc import Callable
 
 from celery import shared_task
 from django.conf import settings
@@ -33,68 +34,60 @@ def backoff(attempt: int, retry_after: float | None = None) -> float:
     return delay
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    max_retries=MAX_REQUEUES,
-    ignore_result=True,
-)
+GIVE_UP = "gave up: put back too many times"
+TASK_OPTIONS = {
+    "bind": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "max_retries": MAX_REQUEUES,
+    "ignore_result": True,
+}
+
+
+def _settle(task, outcome: services.UnitOutcome, give_up: Callable[[], None]) -> str:
+    """Retry a retryable or busy outcome (backoff or wait), giving up after MAX_REQUEUES."""
+    if outcome.kind not in ("retry", "busy"):
+        return outcome.kind
+    if task.request.retries >= MAX_REQUEUES:
+        give_up()
+        return "failed"
+    countdown = (
+        backoff(outcome.attempt, outcome.retry_after) if outcome.kind == "retry" else outcome.wait
+    )
+    raise task.retry(countdown=countdown)
+
+
+def _publish(task, ids: list[int]) -> None:
+    """Publish one message per id over one broker connection."""
+    if not ids:
+        return
+    with task.app.producer_or_acquire() as producer:
+        for pk in ids:
+            task.apply_async(args=[pk], producer=producer)
+
+
+@shared_task(**TASK_OPTIONS)
 def run_generation_unit(self, unit_id: int) -> str:
     outcome = services.execute_unit(unit_id=unit_id, max_attempts=MAX_ATTEMPTS)
-    if outcome.kind in ("retry", "busy"):
-        if self.request.retries >= MAX_REQUEUES:
-            services.fail_unit(unit_id=unit_id, message="gave up: put back too many times")
-            return "failed"
-        countdown = (
-            backoff(outcome.attempt, outcome.retry_after)
-            if outcome.kind == "retry"
-            else outcome.wait
-        )
-        raise self.retry(countdown=countdown)
-    return outcome.kind
+    return _settle(self, outcome, lambda: services.fail_unit(unit_id=unit_id, message=GIVE_UP))
 
 
 def enqueue_units(unit_ids: list[int]) -> None:
-    """Publish one message per unit over one broker connection."""
-    if not unit_ids:
-        return
-    with run_generation_unit.app.producer_or_acquire() as producer:
-        for unit_id in unit_ids:
-            run_generation_unit.apply_async(args=[unit_id], producer=producer)
+    _publish(run_generation_unit, unit_ids)
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    max_retries=MAX_REQUEUES,
-    ignore_result=True,
-)
+@shared_task(**TASK_OPTIONS)
 def run_screening(self, screening_id: int) -> str:
     """Screen one candidate; the same retry policy as a generation unit."""
     from . import screening
 
     outcome = screening.execute_screening(screening_id=screening_id, max_attempts=MAX_ATTEMPTS)
-    if outcome.kind in ("retry", "busy"):
-        if self.request.retries >= MAX_REQUEUES:
-            screening.fail_screening(
-                screening_id=screening_id, message="gave up: put back too many times"
-            )
-            return "failed"
-        countdown = (
-            backoff(outcome.attempt, outcome.retry_after)
-            if outcome.kind == "retry"
-            else outcome.wait
-        )
-        raise self.retry(countdown=countdown)
-    return outcome.kind
+    return _settle(
+        self,
+        outcome,
+        lambda: screening.fail_screening(screening_id=screening_id, message=GIVE_UP),
+    )
 
 
 def enqueue_screenings(screening_ids: list[int]) -> None:
-    """Publish one message per screening over one broker connection."""
-    if not screening_ids:
-        return
-    with run_screening.app.producer_or_acquire() as producer:
-        for screening_id in screening_ids:
-            run_screening.apply_async(args=[screening_id], producer=producer)
+    _publish(run_screening, screening_ids)

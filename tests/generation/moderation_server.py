@@ -7,17 +7,16 @@ category scores 0.01. The requested model picks a misbehaviour:
 
 - `server-error`: the first request for an input gets 500, then it answers;
 - `rate-limited`: the first request for an input gets 429 with `Retry-After: 1`;
-- `hang`: the first request for an input sleeps HANG seconds (past the client's timeout);
+- `hang`: the first request for an input sleeps `hang` seconds (past the client's timeout);
 - `unauthorized`: always 401.
 """
 
 import json
-import threading
 import time
-from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
-HANG = 3.0
+from .fault_server import FaultServer
+
 CATEGORIES = (
     "harassment", "harassment/threatening", "hate", "hate/threatening", "illicit",
     "illicit/violent", "self-harm", "self-harm/intent", "self-harm/instructions", "sexual",
@@ -38,31 +37,8 @@ def scores_for(text: str) -> dict[str, float]:
     return scores
 
 
-class ModerationServer:
-    def __init__(self, *, hang: float = HANG) -> None:
-        self.hang = hang
-        self.lock = threading.Lock()
-        self.attempts: Counter = Counter()
-        self.log: list[dict] = []
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-
-    def __enter__(self) -> "ModerationServer":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    def requests_for(self, model: str) -> list[dict]:
-        with self.lock:
-            return [r for r in self.log if r["model"] == model]
+class ModerationServer(FaultServer):
+    """The fault server's threads and counters, answering moderation requests instead."""
 
     def _handler(self):
         server = self

@@ -241,3 +241,18 @@ def test_the_key_is_sent_from_the_environment_and_never_stored(project, moderati
         list(CandidateScreening.objects.values())
     )
     assert api_key not in stored
+
+
+def test_deleted_text_is_never_sent_to_the_moderation_endpoint(project, lead, moderation_server):
+    from labeling.privacy.services import request_deletion
+
+    configure(project, moderation_server)
+    item = make_item(project, prompt="forget me please", responses=("[[hate]] a", "b"))
+    screening.request_screening(candidate_ids=list(item.candidates.values_list("pk", flat=True)))
+    request_deletion(project=project, by=lead, text="forget me please")
+    for row in CandidateScreening.objects.all():
+        assert screening.execute_screening(screening_id=row.pk, max_attempts=3).kind == "failed"
+    assert moderation_server.log == []
+    assert set(CandidateScreening.objects.values_list("error", flat=True)) == {
+        "the prompt was deleted"
+    }
