@@ -251,5 +251,6 @@ def _redaction_line(options, counts: dict) -> str:
     made = ", ".join(f"{n:,} {kind}" for kind, n in sorted(found.items())) or "none found"
     return (
         "- Personal data redacted with typed placeholders (`[EMAIL]`, `[PHONE]`, `[IP]`, "
-        f"`[CARD]`): {made}. Not detected: {', '.join(NOT_DETECTED)}."
+        f"`[CARD]`, `[ADDRESS]` for US, Canadian and UK street addresses): {made}. "
+        f"Not detected: {', '.join(NOT_DETECTED)}."
     )

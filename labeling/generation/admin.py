@@ -1,6 +1,12 @@
 from django.contrib import admin
 
-from .models import GenerationJob, GenerationUnit, ModelEndpoint
+from .models import (
+    CandidateScreening,
+    GenerationJob,
+    GenerationUnit,
+    ModelEndpoint,
+    ModerationEndpoint,
+)
 
 
 @admin.register(ModelEndpoint)
@@ -23,3 +29,17 @@ class GenerationUnitAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     raw_id_fields = ["job", "prompt", "candidate"]
     readonly_fields = ["key", "params"]
+
+
+@admin.register(ModerationEndpoint)
+class ModerationEndpointAdmin(admin.ModelAdmin):
+    list_display = ["project", "base_url", "model", "threshold", "screen_generated"]
+    raw_id_fields = ["project", "route_to_queue"]
+
+
+@admin.register(CandidateScreening)
+class CandidateScreeningAdmin(admin.ModelAdmin):
+    list_display = ["id", "candidate", "status", "flagged", "categories", "model", "screened_at"]
+    list_filter = ["status", "flagged"]
+    raw_id_fields = ["candidate"]
+    readonly_fields = ["scores", "categories", "server_flagged", "threshold"]

@@ -1,5 +1,7 @@
 """The one seam to model servers: `complete()` sends a chat and returns a `Completion`.
 
+`moderate()` screens a text with a server speaking the OpenAI moderation API.
+
 Two kinds: any OpenAI-compatible Chat Completions server (OpenAI, vLLM, TGI, llama.cpp's
 server, Ollama) over HTTP, and the embedded SmolLM2-135M-Instruct GGUF run in this process by
 llama-cpp-python. Failures come out as `GenerationError`, saying whether a retry can help.
@@ -103,29 +105,12 @@ def _client(timeout: float) -> httpx.Client:
 def _complete_openai(
     *, endpoint: ModelEndpoint, messages: list[dict], params: dict, timeout: float
 ) -> Completion:
-    try:
-        check_base_url(endpoint.base_url)
-        key = api_key_for(endpoint)
-    except ValidationError as exc:
-        raise GenerationError(" ".join(exc.messages), retryable=False) from None
     body: dict[str, Any] = {
         "model": params.get("model") or endpoint.model,
         "messages": chat_messages(messages=messages, system_prompt=params.get("system_prompt", "")),
     }
     body.update({name: params[name] for name in SENT_PARAMS if params.get(name) is not None})
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    url = endpoint.base_url.rstrip("/") + "/chat/completions"
-    started = time.monotonic()
-    try:
-        response = _client(timeout).post(url, json=body, headers=headers)
-    except httpx.TimeoutException:
-        raise GenerationError(f"timed out after {timeout:g} s", retryable=True) from None
-    except httpx.TransportError as exc:
-        message = scrub(f"connection error: {type(exc).__name__}: {exc}", key)
-        raise GenerationError(message, retryable=True) from None
-    latency_ms = int((time.monotonic() - started) * 1000)
-    if response.status_code >= 400:
-        raise _http_error(response, key)
+    response, key, latency_ms = _post(endpoint, "/chat/completions", body, timeout)
     try:
         data = response.json()
         choice = data["choices"][0]
@@ -146,6 +131,35 @@ def _complete_openai(
         if data.get("system_fingerprint")
         else {},
     )
+
+
+def _post(
+    endpoint, path: str, body: dict, timeout: float
+) -> tuple[httpx.Response, str | None, int]:
+    """POST JSON to the endpoint's base URL + path after checking its rules again.
+
+    Returns the successful response, the key used (to scrub it from what follows) and the
+    latency; raises GenerationError for a broken rule, a transport failure or an HTTP error.
+    """
+    try:
+        check_base_url(endpoint.base_url)
+        key = api_key_for(endpoint)
+    except ValidationError as exc:
+        raise GenerationError(" ".join(exc.messages), retryable=False) from None
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    url = endpoint.base_url.rstrip("/") + path
+    started = time.monotonic()
+    try:
+        response = _client(timeout).post(url, json=body, headers=headers)
+    except httpx.TimeoutException:
+        raise GenerationError(f"timed out after {timeout:g} s", retryable=True) from None
+    except httpx.TransportError as exc:
+        message = scrub(f"connection error: {type(exc).__name__}: {exc}", key)
+        raise GenerationError(message, retryable=True) from None
+    latency_ms = int((time.monotonic() - started) * 1000)
+    if response.status_code >= 400:
+        raise _http_error(response, key)
+    return response, key, latency_ms
 
 
 def _http_error(response: httpx.Response, key: str | None) -> GenerationError:
@@ -183,6 +197,46 @@ def parse_retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         return None
     return max(0.0, (when - timezone.now()).total_seconds())
+
+
+# OpenAI moderation API ---------------------------------------------------------------------
+
+
+@dataclass
+class Moderation:
+    """One screening: the server's verdict and scores for one text."""
+
+    flagged: bool
+    categories: dict[str, bool]
+    scores: dict[str, float]
+    model: str
+    latency_ms: int
+
+
+def moderate(*, endpoint, text: str) -> Moderation:
+    """POST `text` to `{base_url}/moderations` (the OpenAI moderation API shape)."""
+    body: dict[str, Any] = {"input": text}
+    if endpoint.model:
+        body["model"] = endpoint.model
+    response, key, latency_ms = _post(
+        endpoint, "/moderations", body, float(endpoint.timeout_seconds)
+    )
+    try:
+        data = response.json()
+        result = data["results"][0]
+        categories = {str(k): bool(v) for k, v in (result.get("categories") or {}).items()}
+        scores = {str(k): float(v) for k, v in (result.get("category_scores") or {}).items()}
+        flagged = bool(result.get("flagged"))
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        snippet = scrub(response.text[:300], key)
+        raise GenerationError(f"unexpected response: {snippet}", retryable=False) from None
+    return Moderation(
+        flagged=flagged,
+        categories=categories,
+        scores=scores,
+        model=str(data.get("model") or endpoint.model)[:200],
+        latency_ms=latency_ms,
+    )
 
 
 # Embedded model ------------------------------------------------------------------------------

@@ -1,11 +1,13 @@
-"""Forms for endpoints and for starting a generation job."""
+"""Forms for endpoints, screening and starting a generation job."""
+
+import json
 
 from django import forms
 from django.core.exceptions import ValidationError
 
 from labeling.projects.models import Project
 
-from .models import GenerationJob, ModelEndpoint
+from .models import GenerationJob, ModelEndpoint, ModerationEndpoint
 from .services import clean_variants, endpoints_for, start_generation_job
 
 
@@ -27,6 +29,51 @@ class EndpointForm(forms.ModelForm):
             "max_concurrency",
         ]
         widgets = {"system_prompt": forms.Textarea(attrs={"rows": 3})}
+
+
+class IndentedJSONField(forms.JSONField):
+    """A JSON field shown one entry a line, so a lead can edit a mapping by hand."""
+
+    def prepare_value(self, value):
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value
+        return json.dumps(value, ensure_ascii=False, indent=2, cls=self.encoder)
+
+
+class ModerationForm(forms.ModelForm):
+    category_map = IndentedJSONField(
+        label="Category mapping",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 15}),
+        help_text='Moderation category → taxonomy key, e.g. {"hate": "hate"}.',
+    )
+
+    class Meta:
+        model = ModerationEndpoint
+        fields = [
+            "base_url",
+            "model",
+            "api_key_env",
+            "timeout_seconds",
+            "threshold",
+            "category_map",
+            "screen_generated",
+            "route_to_queue",
+        ]
+        labels = {"route_to_queue": "Route screened-harmful items to"}
+        help_texts = {
+            "route_to_queue": "Optional: items with a screened-harmful candidate move to this "
+            "queue (make it restricted to the trainers who should see them).",
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        queues = self.fields["route_to_queue"]
+        queues.queryset = self.instance.project.queues.order_by("-priority", "id")
+        queues.empty_label = "(leave them where they are)"
+
+    def clean_category_map(self) -> dict:
+        return self.cleaned_data.get("category_map") or {}
 
 
 def _numbers(raw: str, *, name: str, cast) -> list:

@@ -191,3 +191,131 @@ class JobPrompt(models.Model):
 
     def __str__(self) -> str:
         return f"job {self.job_id} · prompt {self.prompt_id}"
+
+
+# The OpenAI moderation categories and the taxonomy key each one feeds by default. A lead
+# may change the mapping per project; a category mapped to "" is recorded but not acted on.
+DEFAULT_CATEGORY_MAP: dict[str, str] = {
+    "hate": "hate",
+    "hate/threatening": "hate",
+    "harassment": "harassment",
+    "harassment/threatening": "harassment",
+    "self-harm": "self_harm",
+    "self-harm/intent": "self_harm",
+    "self-harm/instructions": "self_harm",
+    "sexual": "sexual",
+    "sexual/minors": "sexual_minors",
+    "violence": "violence",
+    "violence/graphic": "violence",
+    "illicit": "illicit",
+    "illicit/violent": "illicit",
+}
+
+
+def default_category_map() -> dict[str, str]:
+    return dict(DEFAULT_CATEGORY_MAP)
+
+
+class ModerationEndpoint(TimeStamped):
+    """A project's screening server: anything speaking the OpenAI moderation API.
+
+    Like a model endpoint, the key is never stored, only the `MODEL_KEY_…` variable naming it,
+    and the base URL must point to an allowed host; both are checked again before every call.
+    """
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="moderation")
+    base_url = models.CharField(
+        "base URL",
+        max_length=300,
+        help_text="e.g. https://api.openai.com/v1 (POST {base}/moderations)",
+    )
+    model = models.CharField(max_length=200, blank=True, help_text="e.g. omni-moderation-latest")
+    api_key_env = models.CharField(
+        "API key variable",
+        max_length=100,
+        blank=True,
+        help_text="Name of the environment variable holding the key, e.g. MODEL_KEY_OPENAI.",
+    )
+    timeout_seconds = models.PositiveIntegerField(default=30)
+    threshold = models.FloatField(
+        default=0.5, help_text="A category counts as harmful from this score up (0–1)."
+    )
+    category_map = models.JSONField(
+        default=default_category_map,
+        blank=True,
+        help_text='Moderation category → taxonomy key, e.g. {"hate": "hate"}.',
+    )
+    screen_generated = models.BooleanField(
+        default=True, help_text="Screen every candidate right after it is generated."
+    )
+    # Items with a screened-harmful candidate move here (a restricted queue, typically).
+    route_to_queue = models.ForeignKey(
+        "judging.Queue", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(threshold__gte=0, threshold__lte=1), name="moderation_threshold_0_1"
+            ),
+            models.CheckConstraint(
+                condition=Q(timeout_seconds__gte=1), name="moderation_timeout_pos"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"moderation of {self.project}"
+
+    def clean(self) -> None:
+        from .validation import validate_moderation
+
+        validate_moderation(self)
+
+
+class CandidateScreening(TimeStamped):
+    """A candidate's screening by the project's moderation endpoint: at most one per candidate.
+
+    `categories` are the taxonomy keys the scores put at or above the threshold (what the
+    candidate was marked with); `scores` are the server's raw category scores.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    candidate = models.OneToOneField(Candidate, on_delete=models.CASCADE, related_name="screening")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    flagged = models.BooleanField(default=False)
+    categories = models.JSONField(default=list, blank=True)
+    scores = models.JSONField(default=dict, blank=True)
+    server_flagged = models.BooleanField(null=True, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    threshold = models.FloatField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    error_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    screened_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status"], name="screening_status")]
+
+    def __str__(self) -> str:
+        return f"screening of candidate {self.candidate_id} ({self.status})"
+
+    @property
+    def summary(self) -> str:
+        """'screened: flagged hate 0.93', 'screened: clean', 'screening failed: …'."""
+        if self.status == self.Status.DONE:
+            if not self.flagged:
+                return "screened: clean"
+            over = sorted(
+                ((k, v) for k, v in self.scores.items() if v >= (self.threshold or 0)),
+                key=lambda kv: -kv[1],
+            )
+            return "screened: flagged " + ", ".join(f"{k} {v:.2f}" for k, v in over[:3])
+        if self.status == self.Status.FAILED:
+            return f"screening failed: {self.error}"
+        return "screening…"

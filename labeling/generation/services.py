@@ -366,6 +366,7 @@ def execute_unit(*, unit_id: int, max_attempts: int) -> UnitOutcome:
     existing = Candidate.objects.filter(generation_key=unit.key).first()
     if existing is not None:  # made before: by an earlier run, or an execution that died late
         _store_done(unit=unit, candidate=existing, completion=None)
+        _screen(candidate=existing, project=unit.job.project)
         return UnitOutcome("done", attempt=attempt)
     endpoint = unit.endpoint
     with limiter.endpoint_slot(
@@ -386,7 +387,14 @@ def execute_unit(*, unit_id: int, max_attempts: int) -> UnitOutcome:
         except backends.GenerationError as exc:
             return _store_error(unit=unit, exc=exc, attempt=attempt, max_attempts=max_attempts)
     candidate = _store_done(unit=unit, candidate=None, completion=completion, attempt=attempt)
+    _screen(candidate=candidate, project=unit.job.project)
     return UnitOutcome("done", attempt=attempt, extra={"candidate": candidate.pk})
+
+
+def _screen(*, candidate: Candidate, project: Project) -> None:
+    from .screening import screen_after_generation
+
+    screen_after_generation(candidate=candidate, project=project)
 
 
 def _provenance(*, unit: GenerationUnit, completion: backends.Completion, attempt: int) -> dict:
@@ -572,8 +580,11 @@ def build_items(*, job: GenerationJob, prompt_id: int, rng: random.Random | None
 
 
 def _create_items(*, project: Project, groups: list[tuple[int, list[int]]]) -> None:
-    # The judging side's item factory files items into the project's queue with their slots.
-    create_items(project=project, groups=groups)
+    # The judging side's item factory files items into the project's queue with their slots;
+    # they take on harm bits their candidates got from screening before they were paired.
+    from .screening import carry_harm
+
+    carry_harm(project=project, items=create_items(project=project, groups=groups))
 
 
 def finish_job_if_complete(*, job_id: int) -> bool:

@@ -15,6 +15,17 @@ urlpatterns = [
         views.endpoint_test,
         name="generation_endpoint_test",
     ),
+    path("p/<slug:slug>/moderation/", views.moderation_page, name="generation_moderation"),
+    path(
+        "p/<slug:slug>/moderation/screen/",
+        views.moderation_screen_existing,
+        name="generation_moderation_screen",
+    ),
+    path(
+        "p/<slug:slug>/moderation/remove/",
+        views.moderation_remove,
+        name="generation_moderation_remove",
+    ),
     path("p/<slug:slug>/generate/", views.job_list, name="generation_jobs"),
     path("p/<slug:slug>/generate/new/", views.job_new, name="generation_job_new"),
     path("p/<slug:slug>/generate/<int:pk>/", views.job_detail, name="generation_job"),

@@ -127,3 +127,39 @@ def scrub(text: str, *secrets: str | None, limit: int = 480) -> str:
             text = pattern.sub(REDACTED, text)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def validate_moderation(moderation) -> None:
+    """Raise ValidationError (by field) if a moderation endpoint breaks a rule."""
+    from labeling.projects.taxonomy import HARM_FLAG_KEYS
+
+    errors: dict[str, list[str]] = {}
+    try:
+        check_base_url(moderation.base_url)
+    except ValidationError as exc:
+        errors.setdefault("base_url", []).extend(exc.messages)
+    if moderation.api_key_env:
+        try:
+            check_key_env(moderation.api_key_env)
+        except ValidationError as exc:
+            errors.setdefault("api_key_env", []).extend(exc.messages)
+    if not 0 <= moderation.threshold <= 1:
+        errors.setdefault("threshold", []).append("Between 0 and 1.")
+    mapping = moderation.category_map
+    if not isinstance(mapping, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()
+    ):
+        errors.setdefault("category_map", []).append(
+            'An object of category names to taxonomy keys, e.g. {"hate": "hate"}.'
+        )
+    else:
+        unknown = sorted({v for v in mapping.values() if v and v not in HARM_FLAG_KEYS})
+        if unknown:
+            errors.setdefault("category_map", []).append(
+                "Not harm categories of the taxonomy: " + ", ".join(unknown) + "."
+            )
+    queue = moderation.route_to_queue
+    if queue is not None and queue.project_id != moderation.project_id:
+        errors.setdefault("route_to_queue", []).append("Pick one of this project's queues.")
+    if errors:
+        raise ValidationError(errors)

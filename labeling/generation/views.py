@@ -9,10 +9,17 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from labeling.projects.access import get_project_for
-from labeling.projects.models import Membership, Project
+from labeling.projects.models import Candidate, Membership, Project
 
-from .forms import EndpointForm, JobForm, start_job_from
-from .models import GenerationJob, GenerationUnit, ModelEndpoint
+from . import screening
+from .forms import EndpointForm, JobForm, ModerationForm, start_job_from
+from .models import (
+    CandidateScreening,
+    GenerationJob,
+    GenerationUnit,
+    ModelEndpoint,
+    ModerationEndpoint,
+)
 from .services import (
     cancel_job,
     endpoints_for,
@@ -187,3 +194,65 @@ def job_retry_failed(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     n = retry_failed_units(job=job)
     messages.success(request, f"{n} failed calls queued again.")
     return _see_other(reverse("generation_job", args=[project.slug, job.pk]))
+
+
+# Screening -----------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def moderation_page(request: HttpRequest, slug: str) -> HttpResponse:
+    project, _ = get_project_for(request.user, slug, LEAD)
+    current = screening.moderation_for(project=project)
+    form = ModerationForm(
+        request.POST or None, instance=current or ModerationEndpoint(project=project)
+    )
+    if request.method == "POST" and form.is_valid():
+        screening.save_moderation(moderation=form.save(commit=False))
+        messages.success(request, "Moderation endpoint saved.")
+        return _see_other(reverse("generation_moderation", args=[project.slug]))
+    counts = dict(
+        CandidateScreening.objects.filter(candidate__prompt__project=project)
+        .values_list("status")
+        .annotate(n=Count("id"))
+    )
+    flagged = CandidateScreening.objects.filter(
+        candidate__prompt__project=project, flagged=True
+    ).count()
+    return render(
+        request,
+        "generation/moderation.html",
+        {
+            "project": project,
+            "form": form,
+            "moderation": current,
+            "counts": counts,
+            "flagged": flagged,
+            "pending": counts.get("queued", 0) + counts.get("running", 0),
+            "unscreened": Candidate.objects.filter(
+                prompt__project=project,
+                prompt__deleted_at__isnull=True,
+                prompt__quarantined_at__isnull=True,
+                screening__isnull=True,
+            ).count(),
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@require_POST
+def moderation_screen_existing(request: HttpRequest, slug: str) -> HttpResponse:
+    project, _ = get_project_for(request.user, slug, LEAD)
+    n = screening.screen_existing(project=project)
+    if screening.moderation_for(project=project) is None:
+        messages.error(request, "Configure a moderation endpoint first.")
+    else:
+        messages.success(request, f"{n} candidate{'s' if n != 1 else ''} queued for screening.")
+    return _see_other(reverse("generation_moderation", args=[project.slug]))
+
+
+@require_POST
+def moderation_remove(request: HttpRequest, slug: str) -> HttpResponse:
+    project, _ = get_project_for(request.user, slug, LEAD)
+    screening.remove_moderation(project=project)
+    messages.success(request, "Screening turned off; recorded results stay.")
+    return _see_other(reverse("generation_moderation", args=[project.slug]))

@@ -19,6 +19,11 @@ urlpatterns = [
     path("p/<slug:slug>/items/", v.items_page, name="lead_items"),
     path("p/<slug:slug>/items/<int:pk>/", v.item_page, name="lead_item"),
     path("p/<slug:slug>/items/<int:pk>/gold/", v.item_gold, name="lead_item_gold"),
+    path(
+        "p/<slug:slug>/items/<int:pk>/personal-data/",
+        v.item_personal_data,
+        name="lead_item_personal_data",
+    ),
     path("p/<slug:slug>/judgments/", v.judgments_page, name="lead_judgments"),
     path("p/<slug:slug>/judgments/<int:pk>/", v.judgment_page, name="lead_judgment"),
     path(

@@ -192,3 +192,22 @@ class ReviewForm(forms.Form):
         if data.get("decision") == "return" and not data.get("comment", "").strip():
             self.add_error("comment", "Say what to change when you return a judgment.")
         return data
+
+
+class PersonalDataForm(forms.Form):
+    """Redact or remove text flagged as personal data: one of the item's responses, or none
+    for the prompt itself."""
+
+    action = forms.ChoiceField(choices=[("redact", "Redact"), ("remove", "Remove")])
+    candidate = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+
+    def __init__(self, *args, candidates, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._candidates = {c.pk: c for c in candidates}
+        self.fields["candidate"].choices = [("", "the prompt")] + [
+            (c.pk, str(c.pk)) for c in candidates
+        ]
+
+    def clean_candidate(self):
+        pk = self.cleaned_data.get("candidate")
+        return self._candidates[pk] if pk is not None else None

@@ -4,11 +4,15 @@ from string import ascii_uppercase
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from labeling.generation import screening
+from labeling.generation.models import CandidateScreening
+from labeling.privacy import services as privacy
 from labeling.projects.access import get_project_for
 from labeling.projects.models import Candidate, Membership, Project
 
@@ -16,6 +20,7 @@ from . import dashboard, services
 from .lead_forms import (
     GoldForm,
     NewQueueForm,
+    PersonalDataForm,
     QueueForm,
     QueueSettingsForm,
     ReviewForm,
@@ -55,17 +60,27 @@ def requeue_outdated(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _trainers(project: Project) -> list[Membership]:
+    """The project's trainers with their open leases and harmful items handed to them.
+
+    Exposure counts what the daily cap counts (`services.harmful_today`): items carrying a
+    harm category assigned to the trainer, today in the project's time zone and in total.
+    """
+    mine = Q(user__assignments__item__project=project)
+    harmful = mine & Q(user__assignments__item__harm_mask__gt=0)
+    today = services.day_start(project, timezone.now())
     return list(
         Membership.objects.filter(project=project, role=Membership.Role.TRAINER)
         .select_related("user")
         .annotate(
             leases=Count(
                 "user__assignments",
-                filter=Q(
-                    user__assignments__status=Assignment.Status.LEASED,
-                    user__assignments__item__project=project,
-                ),
-            )
+                filter=mine & Q(user__assignments__status=Assignment.Status.LEASED),
+            ),
+            harmful_today=Count(
+                "user__assignments",
+                filter=harmful & Q(user__assignments__created_at__gte=today),
+            ),
+            harmful_total=Count("user__assignments", filter=harmful),
         )
         .order_by("user__username")
     )
@@ -223,7 +238,11 @@ def queue_settings(request: HttpRequest, slug: str) -> HttpResponse:
 def items_page(request: HttpRequest, slug: str) -> HttpResponse:
     project, _ = get_project_for(request.user, slug, LEAD)
     show = request.GET.get("show", "")
-    items = Item.objects.filter(project=project).select_related("queue", "prompt")
+    items = (
+        Item.objects.filter(project=project, prompt__deleted_at__isnull=True)
+        .select_related("queue", "prompt")
+        .annotate(screened_harmful=Exists(_flagged_screenings(OuterRef("pk"))))
+    )
     if show == "gold":
         items = items.filter(is_gold=True)
     elif show == "judged":
@@ -231,6 +250,20 @@ def items_page(request: HttpRequest, slug: str) -> HttpResponse:
     page = Paginator(items.order_by("-id"), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request, "judging/lead/items.html", {"project": project, "page": page, "show": show}
+    )
+
+
+def _flagged_screenings(item_ref):
+    return CandidateScreening.objects.filter(candidate__items=item_ref, flagged=True)
+
+
+def _get_item(project: Project, pk: int) -> Item:
+    """One of the project's items whose prompt was not deleted."""
+    return get_object_or_404(
+        Item.objects.select_related("prompt", "queue"),
+        project=project,
+        pk=pk,
+        prompt__deleted_at__isnull=True,
     )
 
 
@@ -251,8 +284,7 @@ def _gold_form(project: Project, item: Item, candidates, data=None) -> GoldForm:
 @require_http_methods(["GET"])
 def item_page(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     project, _ = get_project_for(request.user, slug, LEAD)
-    item = get_object_or_404(Item.objects.select_related("prompt", "queue"), project=project, pk=pk)
-    return _render_item(request, project, item)
+    return _render_item(request, project, _get_item(project, pk))
 
 
 def _render_item(request, project, item, *, form: GoldForm | None = None, status: int = 200):
@@ -269,10 +301,22 @@ def _render_item(request, project, item, *, form: GoldForm | None = None, status
     open_assignments = Assignment.objects.filter(
         item=item, status__in=[Assignment.Status.LEASED, Assignment.Status.RETURNED]
     ).select_related("trainer")
+    screenings = screening.screenings_for([c.pk for c in candidates])
+    personal = privacy.flagged_personal_data(prompt=item.prompt)
     context = {
         "project": project,
         "item": item,
         "candidates": [(letters[c.pk], c) for c in candidates],
+        "responses": [
+            {
+                "letter": letters[c.pk],
+                "candidate": c,
+                "screening": screenings.get(c.pk),
+                "personal_data": c.pk in personal,
+            }
+            for c in candidates
+        ],
+        "prompt_personal_data": bool(personal),
         "columns": columns,
         "dimensions": dimensions,
         "open_assignments": list(open_assignments),
@@ -286,7 +330,7 @@ def _render_item(request, project, item, *, form: GoldForm | None = None, status
 @require_POST
 def item_gold(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     project, _ = get_project_for(request.user, slug, LEAD)
-    item = get_object_or_404(Item.objects.select_related("prompt", "queue"), project=project, pk=pk)
+    item = _get_item(project, pk)
     if request.POST.get("action") == "unmark":
         services.mark_gold(item=item, answer=None, by=request.user)
         messages.success(request, f"Item {item.pk} is an ordinary item again.")
@@ -296,6 +340,47 @@ def item_gold(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         return _render_item(request, project, item, form=form, status=422)
     services.mark_gold(item=item, answer=form.answer(), by=request.user)
     messages.success(request, f"Item {item.pk} is a gold item.")
+    return redirect("lead_item", project.slug, item.pk)
+
+
+@require_POST
+def item_personal_data(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """Redact or remove text a trainer flagged as personal data (a response or its prompt)."""
+    project, _ = get_project_for(request.user, slug, LEAD)
+    item = _get_item(project, pk)
+    form = PersonalDataForm(request.POST, candidates=_slot_candidates(item))
+    if not form.is_valid():
+        messages.error(request, "Pick redact or remove, and the text.")
+        return redirect("lead_item", project.slug, item.pk)
+    candidate = form.cleaned_data["candidate"]
+    what = "the response" if candidate else "the prompt"
+    try:
+        if form.cleaned_data["action"] == "redact":
+            counts = privacy.redact_flagged(
+                prompt=item.prompt, candidate=candidate, by=request.user
+            )
+        else:
+            done = privacy.remove_flagged(prompt=item.prompt, candidate=candidate, by=request.user)
+    except privacy.NotFlagged as exc:
+        messages.error(request, str(exc))
+        return redirect("lead_item", project.slug, item.pk)
+    if form.cleaned_data["action"] == "remove":
+        messages.success(
+            request,
+            f"The prompt, its {done.candidates_matched} responses and {done.judgments_matched} "
+            f"judgments left every view, queue and later export; {done.exports_withdrawn} "
+            "earlier exports withdrawn.",
+        )
+        return redirect("lead_items", project.slug)
+    if counts:
+        found = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+        messages.success(request, f"Redacted {found} in {what}; earlier exports withdrawn.")
+    else:
+        messages.error(
+            request,
+            f"Nothing the redactor detects was found in {what} (names and the like are not "
+            "detected): remove it instead if it must go.",
+        )
     return redirect("lead_item", project.slug, item.pk)
 
 
@@ -395,6 +480,7 @@ def _review_context(project: Project, judgment: Judgment, form: ReviewForm | Non
     item = assignment.item
     shown_letters = {cid: ascii_uppercase[i] for i, cid in enumerate(judgment.shown_order)}
     texts = {c.pk: c for c in Candidate.objects.filter(pk__in=judgment.shown_order)}
+    screenings = screening.screenings_for(judgment.shown_order)
     dimensions = list(project.dimensions.all())
     dim_names = {d.pk: d.name for d in dimensions}
     scores = {(s.candidate_id, s.dimension_id): s.value for s in judgment.scores.all()}
@@ -415,6 +501,7 @@ def _review_context(project: Project, judgment: Judgment, form: ReviewForm | Non
             ],
             "flags": sorted(flags.get(cid, [])),
             "winner": cid in winners,
+            "screening": screenings.get(cid),
         }
         for cid in judgment.shown_order
     ]

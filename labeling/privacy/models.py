@@ -13,6 +13,7 @@ class DeletionRequest(models.Model):
         SOURCE_USER = "source_user", "By source user id (import metadata)"
         TEXT = "text", "By text (case-insensitive substring)"
         TRAINER = "trainer", "A trainer's own erasure"
+        FLAGGED = "flagged", "Flagged as personal data by a trainer"
 
     project = models.ForeignKey(
         "projects.Project", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

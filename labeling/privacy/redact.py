@@ -2,12 +2,15 @@
 
 Detected: e-mail addresses (syntax checked by email-validator), phone numbers
 (Google's libphonenumber via `phonenumbers`, international or US national, only numbers it
-calls valid), IPv4/IPv6 addresses (parsed by `ipaddress`), and payment card numbers (13–19
-digits, a known issuer prefix and a valid Luhn check digit). Not detected: street addresses
-and names (no maintained offline library finds them reliably; Presidio's NER needs a spaCy
-model that cannot be installed here), and identifiers written out in words.
+calls valid), IPv4/IPv6 addresses (parsed by `ipaddress`), payment card numbers (13–19
+digits, a known issuer prefix and a valid Luhn check digit), and street addresses of the US,
+Canada and the UK written out with a house number, street and town (pyap2, a maintained
+offline regex library; a UK or Canadian address needs its postcode). Not detected: other
+countries' addresses, partial addresses ("down Main Street"), names (Presidio's NER needs a
+spaCy model that cannot be installed here), and identifiers written out in words.
 """
 
+import importlib
 import ipaddress
 import re
 from collections import Counter
@@ -15,9 +18,19 @@ from collections import Counter
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-PLACEHOLDERS = {"email": "[EMAIL]", "phone": "[PHONE]", "ip": "[IP]", "card": "[CARD]"}
-DETECTED = ("email", "phone", "ip", "card")
-NOT_DETECTED = ("street addresses", "personal names", "identifiers spelled out in words")
+PLACEHOLDERS = {
+    "email": "[EMAIL]",
+    "phone": "[PHONE]",
+    "ip": "[IP]",
+    "card": "[CARD]",
+    "address": "[ADDRESS]",
+}
+DETECTED = ("email", "phone", "ip", "card", "address")
+NOT_DETECTED = (
+    "addresses outside the US, Canada and the UK, or without a town",
+    "personal names",
+    "identifiers spelled out in words",
+)
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
@@ -62,6 +75,34 @@ def _cards(text: str):
             yield m.start(), m.end(), "card"
 
 
+# pyap's own full-address patterns (US, Canada, UK), matched only where an address can
+# start and anchored there: pyap.parse scans every position of the text (milliseconds per
+# kilobyte) and reports offsets in a white-space-normalised copy, not in the text we replace
+# in. A start is a house number before a capitalised or numbered street name, followed soon
+# by a comma, a line break or a ZIP code (the street ends before the town): an anchored try
+# of the US pattern still costs about 2 ms, too much for every "3 Steps" of a long answer.
+_ADDRESS_PATTERNS = tuple(
+    re.compile(importlib.import_module(f"pyap.source_{country}.data").full_address, re.X | re.U)
+    for country in ("US", "CA", "GB")
+)
+_STREET_START = re.compile(r"(?<![\w.,:/-])\d{1,6}[A-Za-z]?(?:-\d{1,6})?\s+[A-Z0-9]")
+_STREET_END = re.compile(r"[,\n]|\b\d{5}\b")
+_STREET_END_WITHIN = 80
+_ADDRESS_WINDOW = 200
+
+
+def _addresses(text: str):
+    for m in _STREET_START.finditer(text):
+        start = m.start()
+        if not _STREET_END.search(text, m.end(), start + _STREET_END_WITHIN):
+            continue
+        for pattern in _ADDRESS_PATTERNS:
+            found = pattern.match(text, start, start + _ADDRESS_WINDOW)
+            if found:
+                yield found.start(), found.end(), "address"
+                break
+
+
 def _phones(text: str):
     for match in phonenumbers.PhoneNumberMatcher(text, "US", leniency=phonenumbers.Leniency.VALID):
         yield match.start, match.end, "phone"
@@ -70,7 +111,7 @@ def _phones(text: str):
 def find(text: str) -> list[tuple[int, int, str]]:
     """Non-overlapping (start, end, kind) spans, the earliest and longest first."""
     spans = sorted(
-        [*_emails(text), *_cards(text), *_ips(text), *_phones(text)],
+        [*_emails(text), *_cards(text), *_ips(text), *_phones(text), *_addresses(text)],
         key=lambda s: (s[0], -(s[1] - s[0])),
     )
     kept: list[tuple[int, int, str]] = []

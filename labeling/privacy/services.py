@@ -5,8 +5,10 @@ the purge removes it for good after `DATA_RETENTION_DAYS`.
 """
 
 import hashlib
+import json
 import re
 import uuid
+from collections import Counter
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -15,11 +17,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from labeling.core import audit
-from labeling.judging.models import Assignment, Item, Judgment
+from labeling.judging.models import Assignment, CandidateFlag, Item, Judgment
 from labeling.judging.services import release_item_leases
 from labeling.projects.models import Candidate, Project, Prompt
 from labeling.projects.taxonomy import DELETED_BIT
 
+from . import redact
 from .models import DeletionRequest
 
 _space = re.compile(r"\s+")
@@ -62,8 +65,6 @@ def _prompts_by_text(project: Project, text: str) -> list[int]:
 @transaction.atomic
 def soft_delete_prompts(*, prompt_ids: list[int], now: datetime) -> dict[str, int]:
     """Take prompts out of every view, queue and later export; withdraw earlier exports."""
-    from labeling.datasets.models import Export
-
     prompts = Prompt.objects.filter(pk__in=prompt_ids, deleted_at__isnull=True)
     counts = {
         "prompts": prompts.count(),
@@ -79,12 +80,21 @@ def soft_delete_prompts(*, prompt_ids: list[int], now: datetime) -> dict[str, in
     items.update(harm_mask=F("harm_mask").bitor(DELETED_BIT))
     release_item_leases(items=items)
     prompts.update(deleted_at=now)
-    # An export holds the prompt if it was made after the prompt existed: withdraw those.
-    # (Conservative: an export that filtered the prompt out is withdrawn too.)
-    counts["exports"] = Export.objects.filter(
-        project_id__in=project_ids, created_at__gte=oldest, withdrawn_at__isnull=True
-    ).update(withdrawn_at=now)
+    counts["exports"] = withdraw_exports(project_ids=project_ids, since=oldest, now=now)
     return counts
+
+
+def withdraw_exports(*, project_ids, since: datetime, now: datetime) -> int:
+    """Withdraw the exports that may hold data which existed from `since` on.
+
+    An export holds a prompt if it was made after the prompt existed. (Conservative: an
+    export that filtered the prompt out is withdrawn too.)
+    """
+    from labeling.datasets.models import Export
+
+    return Export.objects.filter(
+        project_id__in=project_ids, created_at__gte=since, withdrawn_at__isnull=True
+    ).update(withdrawn_at=now)
 
 
 def request_deletion(
@@ -102,7 +112,14 @@ def request_deletion(
         if len(normalize(text)) < 4:
             raise ValueError("The text must have at least 4 characters, or it matches too much.")
         ids = _prompts_by_text(project, text)
-    counts = soft_delete_prompts(prompt_ids=ids, now=now)
+    return _delete_and_log(project=project, by=by, kind=kind, value=value, prompt_ids=ids, now=now)
+
+
+@transaction.atomic
+def _delete_and_log(
+    *, project: Project, by, kind: str, value: str, prompt_ids: list[int], now: datetime
+) -> DeletionRequest:
+    counts = soft_delete_prompts(prompt_ids=prompt_ids, now=now)
     request = DeletionRequest.objects.create(
         project=project,
         kind=kind,
@@ -115,6 +132,92 @@ def request_deletion(
     )
     audit.record(action="deletion", actor=by, project=project, obj=request, kind=kind, **counts)
     return request
+
+
+# Text a trainer flagged as personal data -------------------------------------------------------
+
+PERSONAL_DATA = "personal_data"
+
+
+class NotFlagged(Exception):
+    """No trainer flagged this text as personal data."""
+
+
+def flagged_personal_data(*, prompt: Prompt) -> set[int]:
+    """Ids of the prompt's candidates that a trainer flagged `personal_data`."""
+    return set(
+        CandidateFlag.objects.filter(
+            key=PERSONAL_DATA,
+            candidate__prompt=prompt,
+            judgment__assignment__item__project_id=prompt.project_id,
+        ).values_list("candidate_id", flat=True)
+    )
+
+
+def _check_flagged(prompt: Prompt, candidate: Candidate | None) -> set[int]:
+    flagged = flagged_personal_data(prompt=prompt)
+    if not flagged or (candidate is not None and candidate.pk not in flagged):
+        raise NotFlagged("No trainer flagged this text as personal data.")
+    return flagged
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@transaction.atomic
+def redact_flagged(*, prompt: Prompt, by, candidate: Candidate | None = None) -> Counter:
+    """Redact identifiers in a flagged response (or in its prompt), keeping only a hash of it.
+
+    Returns the counts by kind; with nothing found nothing changes, and removing the prompt
+    is the way left. Earlier exports, which hold the original, are withdrawn.
+    """
+    prompt = Prompt.objects.select_for_update().get(pk=prompt.pk)
+    _check_flagged(prompt, candidate)
+    if candidate is not None:
+        candidate = Candidate.objects.select_for_update().get(pk=candidate.pk)
+        original = candidate.text
+        candidate.text, counts = redact.redact(original)
+        target, fields = candidate, ["text", "updated_at"]
+    else:
+        original = json.dumps(prompt.messages, sort_keys=True)
+        counts = Counter()
+        messages = []
+        for message in prompt.messages:
+            content, found = redact.redact(message.get("content", ""))
+            messages.append({**message, "content": content})
+            counts.update(found)
+        prompt.messages = messages
+        target, fields = prompt, ["messages", "updated_at"]
+    if not counts:
+        return counts
+    target.save(update_fields=fields)
+    now = timezone.now()
+    withdrawn = withdraw_exports(project_ids=[prompt.project_id], since=prompt.created_at, now=now)
+    audit.record(
+        action="redaction",
+        actor=by,
+        project=prompt.project,
+        obj=target,
+        original_sha256=_sha256(original),
+        counts=dict(counts),
+        exports_withdrawn=withdrawn,
+    )
+    return counts
+
+
+def remove_flagged(*, prompt: Prompt, by, candidate: Candidate | None = None) -> DeletionRequest:
+    """Soft-delete a prompt whose response (or itself) a trainer flagged as personal data."""
+    _check_flagged(prompt, candidate)
+    value = candidate.text if candidate is not None else json.dumps(prompt.messages)
+    return _delete_and_log(
+        project=prompt.project,
+        by=by,
+        kind=DeletionRequest.Kind.FLAGGED,
+        value=value,
+        prompt_ids=[prompt.pk],
+        now=timezone.now(),
+    )
 
 
 @transaction.atomic

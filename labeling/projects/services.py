@@ -8,6 +8,7 @@ from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 from django.utils.text import slugify
 
+from labeling.core import audit
 from labeling.judging.models import Score
 from labeling.judging.services import default_queue, set_queue_overlap
 
@@ -57,7 +58,10 @@ def create_project(
         custom_flags=custom_flags or [],
     )
     if created_by is not None:
-        Membership.objects.create(project=project, user=created_by, role=Membership.Role.LEAD)
+        membership = Membership.objects.create(
+            project=project, user=created_by, role=Membership.Role.LEAD
+        )
+        _audit_role(membership, by=created_by, action="member_added", role=membership.role)
     return project
 
 
@@ -119,12 +123,32 @@ def update_guidelines(*, project: Project, text: str, by) -> Project:
     return project
 
 
-def add_member(*, project: Project, user, role: str) -> Membership:
+@transaction.atomic
+def add_member(*, project: Project, user, role: str, by=None) -> Membership:
     """Give a user a role in a project (changing the role if they already have one)."""
+    before = (
+        Membership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
+    )
     membership, _ = Membership.objects.update_or_create(
         project=project, user=user, defaults={"role": role}
     )
+    if before is None:
+        _audit_role(membership, by=by, action="member_added", role=role)
+    elif before != role:
+        _audit_role(membership, by=by, action="role_changed", role=role, previous=before)
     return membership
+
+
+def _audit_role(membership: Membership, *, by, action: str, **details) -> None:
+    audit.record(
+        action=action,
+        actor=by,
+        project=membership.project,
+        obj=membership,
+        user_id=membership.user_id,
+        username=membership.user.username,
+        **details,
+    )
 
 
 LAST_LEAD_MESSAGE = "A project needs at least one lead; make someone else a lead first."
@@ -185,20 +209,24 @@ def _lock_lead_ids(project_id: int) -> list[int]:
 
 
 @transaction.atomic
-def change_member_role(*, membership: Membership, role: str) -> Membership:
+def change_member_role(*, membership: Membership, role: str, by=None) -> Membership:
     """Give a member another role, refusing to demote the project's last lead."""
     if role != Membership.Role.LEAD and _lock_lead_ids(membership.project_id) == [membership.pk]:
         raise ValidationError(LAST_LEAD_MESSAGE)
+    previous = membership.role
     membership.role = role
     membership.save(update_fields=["role", "updated_at"])
+    if previous != role:
+        _audit_role(membership, by=by, action="role_changed", role=role, previous=previous)
     return membership
 
 
 @transaction.atomic
-def remove_member(*, membership: Membership) -> None:
+def remove_member(*, membership: Membership, by=None) -> None:
     """Take a user out of a project, refusing to remove its last lead."""
     if _lock_lead_ids(membership.project_id) == [membership.pk]:
         raise ValidationError(LAST_LEAD_MESSAGE)
+    _audit_role(membership, by=by, action="member_removed", previous=membership.role)
     membership.delete()
 
 

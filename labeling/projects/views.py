@@ -124,7 +124,7 @@ def project_members(request: HttpRequest, slug: str) -> HttpResponse:
     form = AddMemberForm(request.POST or None, project=project)
     if request.method == "POST" and form.is_valid():
         user, role = form.cleaned_data["username"], form.cleaned_data["role"]
-        add_member(project=project, user=user, role=role)
+        add_member(project=project, user=user, role=role, by=request.user)
         messages.success(request, f"{user.username} added as {Role(role).label.lower()}.")
         return redirect("project_members", project.slug)
     members = project.memberships.select_related("user").order_by("role", "user__username")
@@ -146,7 +146,7 @@ def project_member_role(request: HttpRequest, slug: str, pk: int) -> HttpRespons
         messages.error(request, "Pick a role.")
         return redirect("project_members", project.slug)
     try:
-        change_member_role(membership=membership, role=form.cleaned_data["role"])
+        change_member_role(membership=membership, role=form.cleaned_data["role"], by=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("project_members", project.slug)
@@ -163,7 +163,7 @@ def project_member_remove(request: HttpRequest, slug: str, pk: int) -> HttpRespo
         Membership.objects.select_related("user"), project=project, pk=pk
     )
     try:
-        remove_member(membership=membership)
+        remove_member(membership=membership, by=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("project_members", project.slug)

@@ -1,5 +1,7 @@
 """PII redaction: every kind of identifier found, ordinary numbers left alone."""
 
+from collections import Counter
+
 import pytest
 
 from labeling.privacy.redact import luhn_ok, redact
@@ -49,3 +51,39 @@ def test_ordinary_numbers_are_not_redacted(ordinary):
 def test_luhn():
     assert luhn_ok("4111111111111111")
     assert not luhn_ok("4111111111111112")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Send it to 1600 Pennsylvania Avenue NW, Washington, DC 20500 please.",
+            "Send it to [ADDRESS] please.",
+        ),
+        ("Visit 123 Main St, Springfield, IL 62701.", "Visit [ADDRESS]."),
+        ("I live at 221B Baker Street, London NW1 6XE.", "I live at [ADDRESS]."),
+        ("Office: 100 King Street West, Toronto, ON M5X 1A9", "Office: [ADDRESS]"),
+        ("Ring 415-555-0132 at 123  Main St,Springfield, IL", "Ring [PHONE] at [ADDRESS]"),
+    ],
+)
+def test_street_addresses_are_redacted(text, expected):
+    redacted, counts = redact(text)
+    assert redacted == expected
+    assert counts["address"] == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We have 3 tables and 12 chairs in 45 rooms.",
+        "Table 3 Shows 120 Rows and 14 Columns.",
+        "| Region | Count |\n| North | 120 |\n| South | 45 Units |",
+        "In 2023 There were 1500 Cases in 50 States.",
+        "Chapter 12 Section 4 Paragraph 3",
+        "Turn left after 200 Meters on Oak Road, then 3 Blocks.",
+        "He walked 5 miles down Main Street.",
+        "Step 1: Preheat the oven to 350 degrees. Step 2: Bake 25 minutes.",
+    ],
+)
+def test_ordinary_numbers_are_not_addresses(text):
+    assert redact(text) == (text, Counter())
