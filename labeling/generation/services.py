@@ -174,6 +174,9 @@ def start_generation_job(
     if not 1 <= samples_per_endpoint <= 20:
         raise ValidationError("Between 1 and 20 samples per endpoint.")
     strategy = pairing_strategy or default_pairing(project=project)
+    if project.is_red_team:
+        # Red-team responses are judged one by one by their attack's author, never paired.
+        strategy, pairs_per_prompt = GenerationJob.Pairing.RANDOM_PAIRS, 0
     if strategy == GenerationJob.Pairing.K_WAY and project.mode == Project.Mode.PAIRWISE:
         raise ValidationError("A pairwise project takes pairs: pick a pairs strategy.")
     variants = clean_variants(variants or [])

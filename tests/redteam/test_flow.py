@@ -108,6 +108,24 @@ def test_writing_an_attack_sends_it_to_the_default_endpoints_without_pairing(
     assert "2 more responses on their way" in page
 
 
+def test_the_generic_generation_job_never_pairs_a_red_team_projects_responses(
+    red_team, lead, trainer
+):
+    from labeling.generation.services import start_generation_job
+
+    endpoint = make_endpoint(red_team, name="Embedded", kind="local")
+    make_attack(red_team, trainer)
+    job = start_generation_job(
+        project=red_team,
+        by=lead,
+        endpoints=[endpoint],
+        samples_per_endpoint=2,
+        pairing_strategy=GenerationJob.Pairing.ALL_PAIRS,
+        enqueue=False,
+    )
+    assert (job.pairing, job.pairs_per_prompt) == (GenerationJob.Pairing.RANDOM_PAIRS, 0)
+
+
 def test_the_lead_sends_waiting_attacks_to_chosen_endpoints(client, red_team, trainer, lead):
     endpoint = make_endpoint(red_team, name="Embedded", kind="local")
     first = make_attack(red_team, trainer, text="One")
