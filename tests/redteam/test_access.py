@@ -82,3 +82,10 @@ def test_a_reveal_is_logged(client, red_team, trainer):
     assert client.post(reveal).status_code == 204
     event = AuditEvent.objects.get(action="reveal")
     assert event.actor == trainer and event.details == {"candidate": response.pk}
+
+
+def test_a_trainers_home_page_leads_to_the_red_team_not_to_labeling(client, red_team, trainer):
+    client.force_login(trainer)
+    page = client.get(reverse("home")).content.decode()
+    assert reverse("redteam_attacks", args=[red_team.slug]) in page
+    assert reverse("work_next", args=[red_team.slug]) not in page
