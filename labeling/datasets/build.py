@@ -61,20 +61,19 @@ def low_gold_trainers(*, project_id: int, threshold: float | None) -> tuple[list
 
 
 @contextmanager
-def _without_cycle_collection() -> Iterator[None]:
-    """Pause Python's cycle collector while rows stream through.
+def _collector_spared() -> Iterator[None]:
+    """Keep Python's cycle collector off the objects that were there before the export.
 
-    An export allocates a few containers per row and frees them all by reference counting
-    (rows hold no cycles), yet every few hundred allocations the collector would walk every
-    object the process holds (Django's included): that was a third of the export's CPU time.
+    An export allocates a few containers per row, so the collector runs every few hundred
+    rows, and each older-generation pass walked every object the process holds (Django's
+    included): a third of the export's CPU time. Frozen, those are skipped; rows and any
+    cycle made while streaming are still collected, so memory stays flat.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
+    gc.freeze()
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
+        gc.unfreeze()
 
 
 def redact_row(value, counts: Counter):
@@ -152,7 +151,7 @@ def build_dataset(
 
     try:
         with (
-            _without_cycle_collection(),
+            _collector_spared(),
             open_scope(project_id=project.pk, options=options, low_gold_trainers=low_gold) as (
                 scope,
                 stream,
