@@ -176,9 +176,10 @@ def open_scope(
     arms, params = _reasons(options, low_gold_trainers)
     params["project"] = project_id
     with raw_connection() as conn, conn.transaction():
-        # Sorting a million items by prompt stays in memory instead of spilling to disk; JIT
-        # compilation costs about half a second per query and gains nothing on these plans.
-        conn.execute("SET LOCAL work_mem = '64MB'")
+        # The narrow sorts by prompt (a million judgments: about 130 MB) stay in memory
+        # instead of spilling to disk; JIT compilation costs about half a second per query and
+        # gains nothing on these plans.
+        conn.execute("SET LOCAL work_mem = '256MB'")
         conn.execute("SET LOCAL jit = off")
         conn.execute(
             f"""
