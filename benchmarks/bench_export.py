@@ -61,8 +61,8 @@ def use_scratch_database() -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
 
 
-def run_child(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Run a command; return (seconds, peak RSS in MB, stdout)."""
+def run_child(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
+    """Run a command; return (seconds, CPU seconds, peak RSS in MB, stdout)."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     out = proc.stdout.read()
@@ -70,7 +70,7 @@ def run_child(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     seconds = time.perf_counter() - start
     if status != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({status}):\n{out}")
-    return seconds, usage.ru_maxrss / 1024, out
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out
 
 
 def copy_baseline(project_id: int, out: str) -> None:
@@ -114,14 +114,15 @@ def main() -> None:
 
     scratch = Path(tempfile.mkdtemp(prefix="bench-export-"))
     env = {**os.environ, "EXPORTS_DIR": str(scratch / "exports"), "PYTHONUNBUFFERED": "1"}
+    load_before = os.getloadavg()[0]
     try:
-        export_s, export_rss, out = run_child(
+        export_s, export_cpu, export_rss, out = run_child(
             [sys.executable, "manage.py", "export_dataset", slug, "--format", "trl_explicit",
              "--set", "test_ratio=0.05"],
             env,
         )  # fmt: skip
         size = sum(f.stat().st_size for f in (scratch / "exports").rglob("*.jsonl"))
-        copy_s, copy_rss, _ = run_child(
+        copy_s, copy_cpu, copy_rss, _ = run_child(
             [sys.executable, "-m", "benchmarks.bench_export", "--copy-baseline",
              str(project.pk), str(scratch / "copy.tsv")],
             env,
@@ -132,10 +133,12 @@ def main() -> None:
     print(out.strip())
     print(f"{n:,} judgments -> TRL JSONL ({size / 1e6:,.0f} MB)")
     print(f"  export     {export_s:7.2f} s  {n / export_s:10,.0f} judgments/s  "
-          f"peak RSS {export_rss:6.0f} MB")  # fmt: skip
+          f"peak RSS {export_rss:6.0f} MB  Python CPU {export_cpu:6.2f} s")  # fmt: skip
     print(f"  COPY dump  {copy_s:7.2f} s  {n / copy_s:10,.0f} judgments/s  "
-          f"peak RSS {copy_rss:6.0f} MB  ({copy_size / 1e6:,.0f} MB)")  # fmt: skip
+          f"peak RSS {copy_rss:6.0f} MB  Python CPU {copy_cpu:6.2f} s  "
+          f"({copy_size / 1e6:,.0f} MB)")  # fmt: skip
     print(f"  ratio export / COPY: {export_s / copy_s:.2f}x")
+    print(f"  load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
 
 
 if __name__ == "__main__":

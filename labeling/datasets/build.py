@@ -4,10 +4,12 @@ Pure with respect to the Export row: the job (services.run_export) decides where
 goes and what is recorded; the command and the benchmark call the same function.
 """
 
+import gc
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from .formats import clean_messages, make_format
 from .options import ExportOptions
 from .pseudonyms import load_erased
 from .source import J_TRAINER, J_VERSION, gold_accuracy, open_scope
-from .split import split_of
+from .split import splitter
 from .writers import WRITERS, KeyWriter, Writer
 
 SPLITS = ("train", "test")
@@ -58,6 +60,22 @@ def low_gold_trainers(*, project_id: int, threshold: float | None) -> tuple[list
     )
 
 
+@contextmanager
+def _collector_spared() -> Iterator[None]:
+    """Keep Python's cycle collector off the objects that were there before the export.
+
+    An export allocates a few containers per row, so the collector runs every few hundred
+    rows, and each older-generation pass walked every object the process holds (Django's
+    included): a third of the export's CPU time. Frozen, those are skipped; rows and any
+    cycle made while streaming are still collected, so memory stays flat.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def redact_row(value, counts: Counter):
     """Every string inside a row, with personal identifiers replaced by placeholders."""
     if isinstance(value, str):
@@ -91,62 +109,77 @@ def build_dataset(
     keys = KeyWriter(out_dir / KEYS_NAME)
     versions: set[int] = set()
     trainers: set[int] = set()
-    seed, ratio = options.seed, options.test_ratio
     writer_cls = WRITERS[options.file_type]
 
     load_erased()
     redactions: Counter = Counter()
+    split_for = splitter(seed=options.seed, test_ratio=options.test_ratio)
+    redact_pii = options.redact_pii
+    rows_of = fmt.rows
+    # The rows of a batch by split, and their row-key lines in output order.
+    pending: dict[str, list[dict]] = {}
+    key_lines: list[str] = []
 
-    def emit(group: list) -> tuple[str, list]:
+    def emit(group: list) -> None:
         prompt_id, messages = group[0][1], clean_messages(group[0][2])
         for item in group:
             for j in item[5]:
                 versions.add(j[J_VERSION])
                 trainers.add(j[J_TRAINER])
-        rows = fmt.rows(prompt_id, messages, group)
-        if options.redact_pii:
+        rows = rows_of(prompt_id, messages, group)
+        if not rows:
+            return
+        if redact_pii:
             rows = [(key, redact_row(row, redactions)) for key, row in rows]
         # The split is decided on the original text, so redaction never moves a prompt.
-        return split_of(messages, seed=seed, test_ratio=ratio), rows
+        split = split_for(messages)
+        tail = "\t" + split
+        key_lines.extend([key + tail for key, _ in rows])
+        if split not in pending:
+            pending[split] = []
+        pending[split].extend([row for _, row in rows])
 
-    def write(produced: list[tuple[str, list]]) -> None:
-        by_split: dict[str, list[dict]] = {}
-        key_lines: list[str] = []
-        for split, rows in produced:
-            if rows:
-                by_split.setdefault(split, []).extend(r for _, r in rows)
-                key_lines.extend(f"{k}\t{split}" for k, _ in rows)
-        for split, rows in by_split.items():
+    def flush() -> None:
+        for split, rows in pending.items():
             if split not in writers:
                 path = out_dir / "data" / f"{split}.{writer_cls.extension}"
                 writers[split] = writer_cls(path, columns)
             writers[split].write_rows(rows)
+        pending.clear()
         keys.write(key_lines)
+        key_lines.clear()
 
     try:
-        with open_scope(project_id=project.pk, options=options, low_gold_trainers=low_gold) as (
-            scope,
-            stream,
+        with (
+            _collector_spared(),
+            open_scope(project_id=project.pk, options=options, low_gold_trainers=low_gold) as (
+                scope,
+                stream,
+            ),
         ):
             if on_progress:
                 on_progress(0, scope.items)
             done = 0
             group: list = []  # the items of the prompt being read; it may span batches
+            prompt_id = None
             for batch in stream.batches():
-                produced = []
                 for item in batch:
-                    if group and item[1] != group[0][1]:
-                        produced.append(emit(group))
-                        group = []
-                    group.append(item)
-                write(produced)
+                    if item[1] != prompt_id:
+                        if group:
+                            emit(group)
+                        group = [item]
+                        prompt_id = item[1]
+                    else:
+                        group.append(item)
+                flush()
                 done += len(batch)
                 if on_progress:
                     on_progress(done - len(group), scope.items)
                 if options.throttle_ms:
                     time.sleep(options.throttle_ms / 1000)
             if group:
-                write([emit(group)])
+                emit(group)
+                flush()
             if on_progress:
                 on_progress(scope.items, scope.items)
         files = []

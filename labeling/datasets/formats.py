@@ -72,6 +72,17 @@ class Format:
 class PairFormat(Format):
     """Formats with one row per preference pair."""
 
+    def __init__(self, options: ExportOptions, dimensions: list[str], stats: dict) -> None:
+        super().__init__(options, dimensions, stats)
+        # No optional column (the common case): decided once instead of once per row.
+        o = options
+        self.plain = (o.ties, o.both_bad, o.aggregate, o.provenance) == (
+            "drop",
+            "drop",
+            "majority",
+            False,
+        )
+
     def pair_row(
         self, messages: list[dict], chosen: list, rejected: list, pair: Pair, item_id: int
     ) -> dict:
@@ -109,6 +120,8 @@ class PairFormat(Format):
         row["group_id"] = item_id
         row["n_judgments"] = pair.n_judgments
         row["agreement"] = pair.agreement
+        if self.plain:
+            return row
         if o.ties == "keep":
             row["tie"] = pair.tie
         if o.both_bad == "keep":
@@ -125,23 +138,28 @@ class PairFormat(Format):
 
     def rows(self, prompt_id: int, messages: list[dict], items: list[ItemRow]) -> list[Row]:
         out: list[Row] = []
-        allowed = set(self.options.models)
+        options, stats, pair_row = self.options, self.stats, self.pair_row
+        allowed = set(options.models)
         for item_id, _, _, _, candidates, judgments in items:
             if allowed:
                 kept = [c for c in candidates if c[C_MODEL] in allowed]
                 if len(kept) < len(candidates):
-                    self.stats["candidates_model_filtered"] = (
-                        self.stats.get("candidates_model_filtered", 0) + len(candidates) - len(kept)
+                    stats["candidates_model_filtered"] = (
+                        stats.get("candidates_model_filtered", 0) + len(candidates) - len(kept)
                     )
                 candidates = kept
+            pairs = item_pairs(candidates, judgments, options, stats)
+            if not pairs:
+                continue
             by_id = {c[C_ID]: c for c in candidates}
-            for pair in item_pairs(candidates, judgments, self.options, self.stats):
-                chosen, rejected = by_id[pair.chosen], by_id[pair.rejected]
-                key = f"{prompt_id:012d} {item_id:012d} {pair.lo:012d} {pair.hi:012d}"
+            prefix = f"{prompt_id:012d} {item_id:012d} "
+            for pair in pairs:
+                key = f"{prefix}{pair.lo:012d} {pair.hi:012d}"
                 if pair.judgment_id is not None:
                     key += f" {pair.judgment_id:012d}"
                 key += " =" if pair.tie else f" {pair.chosen}>{pair.rejected}"
-                out.append((key, self.pair_row(messages, chosen, rejected, pair, item_id)))
+                chosen, rejected = by_id[pair.chosen], by_id[pair.rejected]
+                out.append((key, pair_row(messages, chosen, rejected, pair, item_id)))
         return out
 
 

@@ -154,36 +154,39 @@ def _position(judgment: list, cid: int) -> int:
 
 
 def _single_pairwise(
-    cands: list[int], judgment: list, options: ExportOptions, stats: dict[str, int]
+    a: int, b: int, judgment: list, options: ExportOptions, stats: dict[str, int]
 ) -> list[Pair] | None:
-    """The common case (one pairwise judgment, overall preference) without the vote tally;
-    rows identical to the general path's. None: not this case."""
+    """The common case (one pairwise judgment on candidates a and b, overall preference)
+    without the vote tally; rows identical to the general path's. None: not this case."""
     if judgment[J_RANKING] is not None:
         return None
     if judgment[J_ALL_BAD] and options.both_bad == "drop":
         stats["judgments_both_bad_dropped"] = stats.get("judgments_both_bad_dropped", 0) + 1
         return []
-    lo, hi = (cands[0], cands[1]) if cands[0] < cands[1] else (cands[1], cands[0])
+    lo, hi = (a, b) if a < b else (b, a)
     preferred, strength = judgment[J_PREFERRED], judgment[J_STRENGTH]
     if preferred is None:
         if options.ties != "keep":
             stats["ties_dropped"] = stats.get("ties_dropped", 0) + 1
             return []
         chosen, rejected, tie, strength = lo, hi, True, 0
-    elif preferred in (lo, hi):
-        chosen, rejected, tie = preferred, (hi if preferred == lo else lo), False
+    elif preferred == lo:
+        chosen, rejected, tie = lo, hi, False
+    elif preferred == hi:
+        chosen, rejected, tie = hi, lo, False
     else:
         return None
     margin = options.margins[strength]
     shown = judgment[J_SHOWN]
     position = shown.index(chosen) if chosen in shown else -1
+    # A strength is a whole number: as a float it needs no rounding.
     if options.aggregate == "none":
         return [
             Pair(lo, hi, chosen, rejected, tie, float(strength), float(margin), 1, 1.0,
                  bool(judgment[J_ALL_BAD]), [position], judgment[J_ID], judgment[J_TRAINER])
         ]  # fmt: skip
     return [
-        Pair(lo, hi, chosen, rejected, tie, round(float(strength), 4), round(float(margin), 4),
+        Pair(lo, hi, chosen, rejected, tie, float(strength), round(float(margin), 4),
              1, 1.0, bool(judgment[J_ALL_BAD]), [position])
     ]  # fmt: skip
 
@@ -192,12 +195,13 @@ def item_pairs(
     candidates: list, judgments: list, options: ExportOptions, stats: dict[str, int]
 ) -> list[Pair]:
     """The pair rows of one item, in a stable order (by pair, then judgment)."""
-    cands = [c[C_ID] for c in candidates]
-    margins = options.margins
-    if len(judgments) == 1 and len(cands) == 2 and options.preference == "overall":
-        fast = _single_pairwise(cands, judgments[0], options, stats)
+    if len(judgments) == 1 and len(candidates) == 2 and options.preference == "overall":
+        a, b = candidates[0][C_ID], candidates[1][C_ID]
+        fast = _single_pairwise(a, b, judgments[0], options, stats)
         if fast is not None:
             return fast
+    cands = [c[C_ID] for c in candidates]
+    margins = options.margins
     votes: dict[tuple[int, int], list[tuple[int, int, list]]] = {}
     for judgment in judgments:
         if judgment[J_ALL_BAD] and options.both_bad == "drop":

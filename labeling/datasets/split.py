@@ -7,6 +7,7 @@ split next month. Nothing here depends on ids, order or time.
 
 import hashlib
 import unicodedata
+from collections.abc import Callable
 
 import orjson
 
@@ -18,22 +19,33 @@ NORMALIZATION = (
 
 def normalize_conversation(messages: list[dict]) -> bytes:
     """The canonical bytes of a conversation, blind to case and spacing differences."""
+    nfc = unicodedata.normalize
     return orjson.dumps(
         [
             [
                 str(m.get("role", "")).strip().lower(),
-                " ".join(
-                    unicodedata.normalize("NFC", str(m.get("content", ""))).casefold().split()
-                ),
+                " ".join(nfc("NFC", str(m.get("content", ""))).casefold().split()),
             ]
             for m in messages
         ]
     )
 
 
+def splitter(*, seed: int, test_ratio: float) -> Callable[[list[dict]], str]:
+    """split_of with the seed and ratio fixed, for calling once per prompt of an export."""
+    if test_ratio <= 0:
+        return lambda messages: "train"
+    prefix = f"{seed}\x00".encode()
+    threshold = test_ratio * 2**64
+    sha256, from_bytes = hashlib.sha256, int.from_bytes
+
+    def split(messages: list[dict]) -> str:
+        digest = sha256(prefix + normalize_conversation(messages)).digest()
+        return "test" if from_bytes(digest[:8], "big") < threshold else "train"
+
+    return split
+
+
 def split_of(messages: list[dict], *, seed: int, test_ratio: float) -> str:
     """'test' for a stable fraction test_ratio of prompts, 'train' for the rest."""
-    if test_ratio <= 0:
-        return "train"
-    digest = hashlib.sha256(f"{seed}\x00".encode() + normalize_conversation(messages)).digest()
-    return "test" if int.from_bytes(digest[:8], "big") < test_ratio * 2**64 else "train"
+    return splitter(seed=seed, test_ratio=test_ratio)(messages)
