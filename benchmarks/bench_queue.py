@@ -49,7 +49,7 @@ from urllib.parse import urlencode
 import psycopg
 import psycopg.types.json
 
-BENCH_DB = "labeling_bench_queue"
+BENCH_DB = os.environ.get("BENCH_QUEUE_DB", "labeling_bench_queue")
 DEFAULT_TEST_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/labeling"
 ROOT = Path(__file__).resolve().parent.parent
 K = 3
@@ -840,6 +840,62 @@ def dashboard_at_scale(db_url: str, judgments: int, trainers: list[int]) -> dict
     }
 
 
+# --- in process: CPU and statements per request ----------------------------------------------
+
+
+def in_process(setup: Setup, n: int, profile: bool) -> dict:
+    """`n` htmx submits (each returns the next item) through Django's test client, in this
+    process: CPU ms (time.process_time) and SQL statements per submit, optionally cProfile."""
+    import cProfile
+    import pstats
+
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client as DjangoClient
+    from django.test.utils import CaptureQueriesContext
+
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    client = DjangoClient()
+    client.cookies["sessionid"] = setup.sessions[-1]
+    response = client.post(f"/p/{setup.slug}/work/", follow=True)
+    t = Trainer(setup.sessions[-1])
+    _read_item(t, response.content)
+
+    def one() -> None:
+        a, b = t.candidates[:2]
+        form = {f"score-{c}-{d}": "5" for c in (a, b) for d in setup.dims}
+        form.update(preference=f"{a}:2", rationale="", elapsed_ms="30000")
+        r = client.post(f"/a/{t.code}/submit/", form, headers={"HX-Request": "true"})
+        if r.status_code != 200:
+            raise RuntimeError(f"submit: HTTP {r.status_code}: {r.content[:300]!r}")
+        _read_item(t, r.content)
+
+    for _ in range(5):  # warm up: imports, template compilation, connection
+        one()
+    statements = []
+    prof = cProfile.Profile() if profile else None
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    for _ in range(n):
+        with CaptureQueriesContext(connection) as ctx:
+            if prof:
+                prof.enable()
+            one()
+            if prof:
+                prof.disable()
+        statements.append(len(ctx.captured_queries))
+    cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+    if prof:
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(70)
+        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+    last = [q["sql"][:150] for q in ctx.captured_queries]
+    return {
+        "cpu_ms": 1000 * cpu / n,
+        "wall_ms": 1000 * wall / n,
+        "statements": statistics.median(statements),
+        "last_statements": last,
+    }
+
+
 # --- main ------------------------------------------------------------------------------------
 
 
@@ -861,6 +917,14 @@ def main() -> int:
     parser.add_argument(
         "--reuse", action="store_true", help="keep the loaded database from a previous run"
     )
+    parser.add_argument(
+        "--in-process",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only time N submits in this process (CPU ms, statements) and stop",
+    )
+    parser.add_argument("--profile", action="store_true", help="with --in-process: cProfile")
     args = parser.parse_args()
     args.seconds = min(args.seconds, 120)
     args.open_seconds = min(args.open_seconds, 180)
@@ -895,6 +959,16 @@ def main() -> int:
         )
     from django.db import connection
 
+    if args.in_process:
+        figures = in_process(setup, args.in_process, args.profile)
+        for sql in figures.pop("last_statements"):
+            print("  ", sql)
+        print(
+            f"in process, {args.in_process} htmx submits (+ next item): "
+            f"{figures['cpu_ms']:.1f} ms CPU, {figures['wall_ms']:.1f} ms wall, "
+            f"{figures['statements']:.0f} SQL statements per submit"
+        )
+        return 0
     connection.close()  # the loader's connection must not hold anything during the loads
 
     port = free_port()

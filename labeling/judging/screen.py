@@ -101,9 +101,20 @@ def answer_as_post(judgment, dimensions) -> QueryDict:
     return data
 
 
-def build_screen(assignment: Assignment, *, dimensions, flags, form: JudgmentForm | None) -> Screen:
-    project = assignment.item.project
-    candidates = {c.pk: c for c in Candidate.objects.filter(pk__in=assignment.display_order)}
+def build_screen(
+    assignment: Assignment,
+    *,
+    dimensions,
+    flags,
+    form: JudgmentForm | None,
+    project: Project | None = None,
+) -> Screen:
+    project = project or assignment.item.project
+    # The responses and their prompt in one query.
+    candidates = {
+        c.pk: c
+        for c in Candidate.objects.select_related("prompt").filter(pk__in=assignment.display_order)
+    }
     posted = form.data if form is not None and form.is_bound else {}
     field_errors = form.errors if form is not None and form.is_bound else {}
     review_comment = ""
@@ -113,7 +124,7 @@ def build_screen(assignment: Assignment, *, dimensions, flags, form: JudgmentFor
         if not posted:
             posted = answer_as_post(judgment, dimensions)
 
-    messages = assignment.item.prompt.messages
+    messages = next(iter(candidates.values())).prompt.messages
     turns = [
         {"role": m["role"], "content": m["content"], "current": i == len(messages) - 1}
         for i, m in enumerate(messages)
