@@ -76,10 +76,26 @@ def _upsert_sql(table: str, keys: tuple[str, ...], fixed: tuple[str, ...], adds:
     )
 
 
-def _add(cursor, model, keys: dict, adds: dict, fixed: dict | None = None) -> None:
+def _upsert(model, keys: dict, adds: dict, fixed: dict | None = None) -> tuple[str, list]:
     fixed = fixed or {}
     sql = _upsert_sql(model._meta.db_table, tuple(keys), tuple(fixed), tuple(adds))
-    cursor.execute(sql, [*keys.values(), *fixed.values(), *adds.values()])
+    return sql, [*keys.values(), *fixed.values(), *adds.values()]
+
+
+def _add(cursor, model, keys: dict, adds: dict, fixed: dict | None = None) -> None:
+    cursor.execute(*_upsert(model, keys, adds, fixed))
+
+
+def _run_all(cursor, statements: list[tuple[str, list]]) -> None:
+    """Run upserts: one round trip on PostgreSQL (a data-modifying WITH), else in turn."""
+    if connection.vendor != "postgresql":
+        for sql, params in statements:
+            cursor.execute(sql, params)
+        return
+    *first, (last_sql, last_params) = statements
+    with_sql = ", ".join(f"u{i} AS ({sql})" for i, (sql, _) in enumerate(first))
+    params = [p for _, ps in first for p in ps] + last_params
+    cursor.execute(f"WITH {with_sql} {last_sql}", params)
 
 
 def tally_judgment(
@@ -97,9 +113,8 @@ def tally_judgment(
     """Add a new judgment to the rollups (call inside the transaction that stores it)."""
     ops = connection.ops
     day = now.astimezone(ZoneInfo(time_zone)).date()
-    with connection.cursor() as cursor:
-        _add(
-            cursor,
+    statements = [
+        _upsert(
             TrainerDay,
             {
                 "project_id": project_id,
@@ -115,15 +130,13 @@ def tally_judgment(
                 "flags": answer.flags,
             },
             {"skipped": 0},
-        )
-        _add(
-            cursor,
+        ),
+        _upsert(
             TrainerSeconds,
             {"project_id": project_id, "trainer_id": trainer_id, "seconds": answer.seconds},
             {"n": 1},
-        )
-        _add(
-            cursor,
+        ),
+        _upsert(
             QueueMinute,
             {
                 "queue_id": queue_id,
@@ -132,7 +145,10 @@ def tally_judgment(
             },
             {"judgments": 1, "counted": int(counts and not is_gold)},
             {"project_id": project_id},
-        )
+        ),
+    ]
+    with connection.cursor() as cursor:
+        _run_all(cursor, statements)
 
 
 def tally_skip(*, project: Project, trainer_id: int, now: datetime) -> None:

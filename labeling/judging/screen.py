@@ -4,13 +4,15 @@ Templates cannot look values up by computed keys, so this module flattens the it
 rubric and any values already entered into plain rows.
 """
 
+import json
 from dataclasses import dataclass, field
 from string import ascii_uppercase
 
 from django.http import QueryDict
+from django.utils.html import format_html, format_html_join
 
 from labeling.projects.models import Candidate, Flag, Project
-from labeling.projects.taxonomy import HARM_FLAG_KEYS, harm_labels
+from labeling.projects.taxonomy import HARM_FLAG_KEYS, SCALE_MAX, SCALE_MIN, harm_labels
 
 from .forms import SAME, SKIP_REASONS, JudgmentForm, score_field
 from .models import Assignment
@@ -19,6 +21,7 @@ from .models import Assignment
 FLAG_SHORTCUTS = "asdfghjklzcvbnm"
 # The pairwise scale on one keyboard row, left response to right response.
 STRENGTH_SHORTCUTS = "qwertyu"
+SCALE = range(SCALE_MIN, SCALE_MAX + 1)
 
 
 @dataclass
@@ -26,8 +29,17 @@ class ScoreRow:
     dimension: object
     field: str
     selected: str
-    anchors: list[tuple[int, str]]
+    anchors: str  # the dimension's anchor texts, as HTML (built once per dimension)
     error: str = ""
+
+    @property
+    def inputs(self) -> str:
+        """The row's 1–7 radio inputs as HTML (built here: ~40 inputs per screen)."""
+        return format_html_join(
+            "",
+            '<label><input type="radio" name="{}" value="{}"{}><span>{}</span></label>',
+            ((self.field, v, " checked" if str(v) == self.selected else "", v) for v in SCALE),
+        )
 
 
 @dataclass
@@ -37,6 +49,45 @@ class FlagBox:
     shortcut: str
     checked: bool
     is_harm: bool
+
+
+def flag_inputs(boxes: list[FlagBox]) -> str:
+    """A response's flag chips as HTML."""
+    return format_html_join(
+        "",
+        '<label class="{}" title="{}"><input type="checkbox" name="{}" value="{}" '
+        'data-flag-key="{}"{}>{}{}</label>',
+        (
+            (
+                b.flag.kind,
+                b.flag.description,
+                b.field,
+                b.flag.key,
+                b.shortcut,
+                " checked" if b.checked else "",
+                b.flag.label,
+                format_html(" <kbd>{}</kbd>", b.shortcut) if b.shortcut else "",
+            )
+            for b in boxes
+        ),
+    )
+
+
+def anchors_html(dimension) -> str:
+    return format_html_join(
+        "", "<span><b>{}</b> {}</span>", ((v, text) for v, text in dimension.anchor_rows())
+    )
+
+
+def _candidates(ids: list[int]) -> dict[int, Candidate]:
+    """The responses and their prompt's messages (`prompt_messages`, JSON text), one query."""
+    marks = ", ".join(["%s"] * len(ids))
+    rows = Candidate.objects.raw(
+        "SELECT c.*, p.messages AS prompt_messages FROM projects_candidate c "
+        f"JOIN projects_prompt p ON p.id = c.prompt_id WHERE c.id IN ({marks})",
+        list(ids),
+    )
+    return {c.pk: c for c in rows}
 
 
 @dataclass
@@ -49,6 +100,10 @@ class ResponseView:
     rank_field: str
     rank_value: str
     warning: list[str] = field(default_factory=list)
+
+    @property
+    def flag_inputs(self) -> str:
+        return flag_inputs(self.flags)
 
 
 @dataclass
@@ -110,11 +165,7 @@ def build_screen(
     project: Project | None = None,
 ) -> Screen:
     project = project or assignment.item.project
-    # The responses and their prompt in one query.
-    candidates = {
-        c.pk: c
-        for c in Candidate.objects.select_related("prompt").filter(pk__in=assignment.display_order)
-    }
+    candidates = _candidates(assignment.display_order)
     posted = form.data if form is not None and form.is_bound else {}
     field_errors = form.errors if form is not None and form.is_bound else {}
     review_comment = ""
@@ -124,12 +175,13 @@ def build_screen(
         if not posted:
             posted = answer_as_post(judgment, dimensions)
 
-    messages = next(iter(candidates.values())).prompt.messages
+    messages = json.loads(next(iter(candidates.values())).prompt_messages)
     turns = [
         {"role": m["role"], "content": m["content"], "current": i == len(messages) - 1}
         for i, m in enumerate(messages)
     ]
 
+    anchors = {d.pk: anchors_html(d) for d in dimensions}
     responses = []
     for index, cid in enumerate(assignment.display_order):
         checked_flags = set(posted.getlist(f"flags-{cid}")) if posted else set()
@@ -143,7 +195,7 @@ def build_screen(
                         dimension=d,
                         field=score_field(cid, d.key),
                         selected=posted.get(score_field(cid, d.key), "") if posted else "",
-                        anchors=d.anchor_rows(),
+                        anchors=anchors[d.pk],
                     )
                     for d in dimensions
                 ],

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -118,16 +118,20 @@ def day_start(project: Project, now: datetime) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+_TODAY_SQL = """
+SELECT count(*) FROM judging_assignment a JOIN judging_item i ON i.id = a.item_id
+WHERE a.trainer_id = %s AND a.status = %s AND a.finished_at >= %s AND i.project_id = %s
+"""
+
+
 def judged_today(trainer, project: Project, now: datetime | None = None) -> int:
     now = now or timezone.now()
-    # Counted on the trainer's own assignments (an index on trainer and status), not by
-    # scanning every judgment of the day.
-    return Assignment.objects.filter(
-        trainer=trainer,
-        status=Assignment.Status.SUBMITTED,
-        item__project=project,
-        finished_at__gte=day_start(project, now),
-    ).count()
+    # Counted on the trainer's own assignments finished today (an index on trainer, status
+    # and finished_at), not by scanning every judgment of the day. On every labeling page.
+    since = connection.ops.adapt_datetimefield_value(day_start(project, now))
+    with connection.cursor() as cursor:
+        cursor.execute(_TODAY_SQL, [trainer.pk, Assignment.Status.SUBMITTED, since, project.pk])
+        return cursor.fetchone()[0]
 
 
 def harmful_today(trainer, project: Project, now: datetime | None = None) -> int:
@@ -206,6 +210,10 @@ def _display_order(item_id: int) -> list[int]:
     return order
 
 
+class _SameItemTwice(Exception):
+    """The trainer's other tab leased this item a moment ago (the UNIQUE constraint held)."""
+
+
 def _new_assignment(item_id: int, trainer, project: Project, now: datetime) -> Assignment:
     """Insert the lease in one statement (no ORM save machinery on the claim's hot path)."""
     assignment = Assignment(
@@ -220,9 +228,13 @@ def _new_assignment(item_id: int, trainer, project: Project, now: datetime) -> A
         updated_at=now,
     )
     sql, params = _insert_sql(assignment, _ASSIGNMENT_COLUMNS)
+    sql = sql.replace(" RETURNING", " ON CONFLICT (item_id, trainer_id) DO NOTHING RETURNING")
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        assignment.pk = cursor.fetchone()[0]
+        row = cursor.fetchone()
+    if row is None:
+        raise _SameItemTwice
+    assignment.pk = row[0]
     assignment._state.adding = False
     assignment._state.db = "default"
     return assignment
@@ -327,7 +339,16 @@ def _claim_from_queue(
         row = cursor.fetchone()
     if row is None:
         return None
-    return _new_assignment(row[0], trainer, project, now)
+    try:
+        return _new_assignment(row[0], trainer, project, now)
+    except _SameItemTwice:
+        with connection.cursor() as cursor:  # give the slot back before trying again
+            cursor.execute(
+                "UPDATE judging_item SET open_slots = open_slots + 1, n_leases = n_leases - 1 "
+                "WHERE id = %s",
+                [row[0]],
+            )
+        raise
 
 
 _QUEUES_SQL = """
@@ -366,12 +387,13 @@ def claim_next(*, trainer, project: Project, now: datetime | None = None) -> Ass
     """
     now = now or timezone.now()
     for _attempt in range(3):
-        try:
-            with transaction.atomic():
+        # Inside a caller's transaction this joins it (no savepoint round trips): a conflict
+        # is undone by hand below instead of rolled back.
+        with transaction.atomic(savepoint=False):
+            try:
                 return _claim(trainer, project, now)
-        except IntegrityError:
-            # The same trainer claimed the same item from two tabs at once: try again.
-            continue
+            except _SameItemTwice:
+                continue  # the same trainer claimed the same item from two tabs: try again
     return None
 
 

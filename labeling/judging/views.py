@@ -52,7 +52,7 @@ def _workspace(
     status: int = 200,
 ) -> HttpResponse:
     """Render the labeling screen, or only its workspace fragment for htmx requests."""
-    dimensions, flags = project.rubric()
+    dimensions, flags = selectors.rubric(project)
     screen = None
     if assignment is not None:
         screen = build_screen(
@@ -159,7 +159,7 @@ def submit(request: HttpRequest, code) -> HttpResponse:
     if withdrawn and assignment.status != Assignment.Status.SUBMITTED:
         messages.warning(request, "That item was withdrawn while you had it open.")
         return _next(request, project)
-    dimensions, flags = project.rubric()
+    dimensions, flags = selectors.rubric(project)
     form = JudgmentForm(request.POST, assignment=assignment, dimensions=dimensions, flags=flags)
     if assignment.status == Assignment.Status.SUBMITTED:
         # A double click or a retried request: the judgment is stored already.
