@@ -6,10 +6,13 @@ rubric and any values already entered into plain rows.
 
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
+from html import escape
 from string import ascii_uppercase
 
 from django.http import QueryDict
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from labeling.projects.models import Candidate, Flag, Project
 from labeling.projects.taxonomy import HARM_FLAG_KEYS, SCALE_MAX, SCALE_MIN, harm_labels
@@ -34,11 +37,15 @@ class ScoreRow:
 
     @property
     def inputs(self) -> str:
-        """The row's 1–7 radio inputs as HTML (built here: ~40 inputs per screen)."""
-        return format_html_join(
-            "",
-            '<label><input type="radio" name="{}" value="{}"{}><span>{}</span></label>',
-            ((self.field, v, " checked" if str(v) == self.selected else "", v) for v in SCALE),
+        """The row's 1–7 radio inputs as HTML (~40 inputs per screen: built with plain string
+        formatting, the field name escaped once, instead of a template loop per input)."""
+        name = escape(self.field)
+        return mark_safe(  # noqa: S308 - every interpolated value is escaped or an int
+            "".join(
+                f'<label><input type="radio" name="{name}" value="{v}"'
+                f"{' checked' if str(v) == self.selected else ''}><span>{v}</span></label>"
+                for v in SCALE
+            )
         )
 
 
@@ -51,26 +58,25 @@ class FlagBox:
     is_harm: bool
 
 
+@lru_cache(maxsize=512)
+def _flag_html(kind: str, description: str, key: str, label: str, shortcut: str) -> tuple:
+    """A flag chip's HTML around its field name and checked state, escaped once."""
+    kbd = f" <kbd>{escape(shortcut)}</kbd>" if shortcut else ""
+    head = f'<label class="{escape(kind)}" title="{escape(description)}"><input type="checkbox" '
+    tail = f' value="{escape(key)}" data-flag-key="{escape(shortcut)}"'
+    return head, tail, f">{escape(label)}{kbd}</label>"
+
+
 def flag_inputs(boxes: list[FlagBox]) -> str:
     """A response's flag chips as HTML."""
-    return format_html_join(
-        "",
-        '<label class="{}" title="{}"><input type="checkbox" name="{}" value="{}" '
-        'data-flag-key="{}"{}>{}{}</label>',
-        (
-            (
-                b.flag.kind,
-                b.flag.description,
-                b.field,
-                b.flag.key,
-                b.shortcut,
-                " checked" if b.checked else "",
-                b.flag.label,
-                format_html(" <kbd>{}</kbd>", b.shortcut) if b.shortcut else "",
-            )
-            for b in boxes
-        ),
-    )
+    parts = []
+    for b in boxes:
+        head, tail, end = _flag_html(
+            b.flag.kind, b.flag.description, b.flag.key, b.flag.label, b.shortcut
+        )
+        checked = " checked" if b.checked else ""
+        parts.append(f'{head}name="{escape(b.field)}"{tail}{checked}{end}')
+    return mark_safe("".join(parts))  # noqa: S308 - every interpolated value is escaped
 
 
 def anchors_html(dimension) -> str:
