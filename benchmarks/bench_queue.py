@@ -55,6 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 K = 3
 CLOSED_CLIENTS = 32
 DRAIN = 20.0  # seconds the open loop waits for answers after its last arrival
+WARM_UP = 3.0  # seconds of closed loop before anything is measured
 CODE_RE = re.compile(rb'data-assignment="([0-9a-f-]{36})"')
 CANDIDATE_RE = re.compile(rb'data-candidate="(\d+)"')
 WORDS = [
@@ -460,6 +461,23 @@ def submit(client: Client, t: Trainer, dims: list[str]) -> None:
 def cpu_seconds() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU (user + system) used so far by the live processes of a process group (gunicorn's
+    master and workers), from /proc: the server's cost, whatever else runs on the machine."""
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, …
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def closed_loop(port: int, setup: Setup, trainers: list[Trainer], seconds: float) -> dict:
@@ -979,12 +997,18 @@ def main() -> int:
     try:
         print(f"gunicorn: {args.workers} workers × {args.threads} gthread threads on :{port}")
         closed_trainers = [Trainer(s) for s in setup.sessions[:CLOSED_CLIENTS]]
+        # Warm up first (imports, template compilation, one database connection per thread),
+        # then measure with the same trainers (each resumes its open lease).
+        closed_loop(port, setup, closed_trainers, WARM_UP)
+        server_cpu = group_cpu_seconds(proc.pid)
         closed = closed_loop(port, setup, closed_trainers, args.seconds)
+        server_cpu = group_cpu_seconds(proc.pid) - server_cpu
         print(
             f"closed loop, {CLOSED_CLIENTS} trainers, {args.seconds:.0f} s: "
             f"{closed['judgments']:,} judgments, {closed['per_second']:.0f} judgments/s "
-            f"(client CPU {closed['client_cpu']:.2f} cores), errors {closed['n_errors']} "
-            f"{closed['errors']}"
+            f"(client CPU {closed['client_cpu']:.2f} cores; gunicorn CPU "
+            f"{1000 * server_cpu / max(closed['judgments'], 1):.1f} ms per judgment), "
+            f"errors {closed['n_errors']} {closed['errors']}"
         )
         open_trainers = [Trainer(s) for s in setup.sessions[CLOSED_CLIENTS:]]
         opened = open_loop(port, setup, open_trainers, args.rate, args.open_seconds)

@@ -227,7 +227,7 @@ def _new_assignment(item_id: int, trainer, project: Project, now: datetime) -> A
         created_at=now,
         updated_at=now,
     )
-    sql, params = _insert_sql(assignment, _ASSIGNMENT_COLUMNS)
+    sql, params = _insert_sql(assignment)
     sql = sql.replace(" RETURNING", " ON CONFLICT (item_id, trainer_id) DO NOTHING RETURNING")
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -240,24 +240,11 @@ def _new_assignment(item_id: int, trainer, project: Project, now: datetime) -> A
     return assignment
 
 
-_ASSIGNMENT_COLUMNS = (
-    "created_at",
-    "updated_at",
-    "code",
-    "item_id",
-    "trainer_id",
-    "status",
-    "lease_expires_at",
-    "display_order",
-    "finished_at",
-    "skip_reason",
-)
-
-
-def _insert_sql(instance, columns: Sequence[str]) -> tuple[str, list]:
-    """`INSERT … RETURNING id` for an unsaved instance, values prepared by its fields."""
+def _insert_sql(instance) -> tuple[str, list]:
+    """`INSERT … RETURNING id` of an unsaved instance's every column, values prepared by its
+    fields (what `save()` sends, without the ORM's machinery)."""
     meta = instance._meta
-    fields = [meta.get_field(c.removesuffix("_id")) for c in columns]
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
     params = [f.get_db_prep_save(getattr(instance, f.attname), connection) for f in fields]
     sql = (
         f"INSERT INTO {meta.db_table} ({', '.join(f.column for f in fields)}) "
@@ -527,25 +514,6 @@ FROM judging_assignment a
 JOIN judging_item i ON i.id = a.item_id JOIN projects_project p ON p.id = i.project_id
 WHERE a.id = %s AND a.trainer_id = %s{lock}
 """
-_JUDGMENT_COLUMNS = (
-    "created_at",
-    "updated_at",
-    "assignment_id",
-    "preferred_id",
-    "strength",
-    "ranking",
-    "all_bad",
-    "rationale",
-    "time_spent_ms",
-    "shown_order",
-    "guideline_version",
-    "counts",
-    "gold_correct",
-    "review_status",
-    "review_comment",
-    "reviewed_by_id",
-    "reviewed_at",
-)
 
 
 @transaction.atomic
@@ -636,7 +604,7 @@ def _store_judgment(trainer, assignment: Assignment, answer: JudgmentInput) -> J
             created_at=now,
             updated_at=now,
         )
-        sql, params = _insert_sql(judgment, _JUDGMENT_COLUMNS)
+        sql, params = _insert_sql(judgment)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             judgment.pk = cursor.fetchone()[0]
