@@ -21,7 +21,7 @@ from labeling.projects.models import Project
 
 from .models import Assignment, CandidateFlag, Judgment, QueueMinute, TrainerDay, TrainerSeconds
 
-SHARDS = 8
+SHARDS = 16
 DAY_COUNTERS = (
     "judgments",
     "skipped",
@@ -197,14 +197,15 @@ def tally_revision(
 @transaction.atomic
 def rebuild_rollups(*, project: Project) -> int:
     """Recompute a project's rollups from its judgments and skips; returns judgments read."""
+    # By id only: the migration passes its historical Project.
     for model in (TrainerDay, TrainerSeconds, QueueMinute):
-        model.objects.filter(project=project).delete()
+        model.objects.filter(project_id=project.pk).delete()
     days: dict[tuple[int, date], dict[str, int]] = defaultdict(
         lambda: dict.fromkeys(DAY_COUNTERS, 0)
     )
     seconds: dict[tuple[int, int], int] = defaultdict(int)
     minutes: dict[tuple[int, datetime, int], list[int]] = defaultdict(lambda: [0, 0])
-    rows = Judgment.objects.filter(assignment__item__project=project).values_list(
+    rows = Judgment.objects.filter(assignment__item__project_id=project.pk).values_list(
         "assignment__trainer_id",
         "created_at",
         "gold_correct",
@@ -233,23 +234,23 @@ def rebuild_rollups(*, project: Project) -> int:
         minute = minutes[queue_id, minute_of(made), trainer_id % SHARDS]
         minute[0] += 1
         minute[1] += counts and not is_gold
-    flags = CandidateFlag.objects.filter(judgment__assignment__item__project=project)
+    flags = CandidateFlag.objects.filter(judgment__assignment__item__project_id=project.pk)
     for trainer_id, made in flags.values_list(
         "judgment__assignment__trainer_id", "judgment__created_at"
     ).iterator(chunk_size=10_000):
         days[trainer_id, local_day(project, made)]["flags"] += 1
     skips = Assignment.objects.filter(
-        item__project=project, status=Assignment.Status.SKIPPED, finished_at__isnull=False
+        item__project_id=project.pk, status=Assignment.Status.SKIPPED, finished_at__isnull=False
     )
     for trainer_id, finished in skips.values_list("trainer_id", "finished_at").iterator():
         days[trainer_id, local_day(project, finished)]["skipped"] += 1
     TrainerDay.objects.bulk_create(
-        (TrainerDay(project=project, trainer_id=t, day=d, **c) for (t, d), c in days.items()),
+        (TrainerDay(project_id=project.pk, trainer_id=t, day=d, **c) for (t, d), c in days.items()),
         batch_size=5000,
     )
     TrainerSeconds.objects.bulk_create(
         (
-            TrainerSeconds(project=project, trainer_id=t, seconds=s, n=c)
+            TrainerSeconds(project_id=project.pk, trainer_id=t, seconds=s, n=c)
             for (t, s), c in seconds.items()
         ),
         batch_size=5000,
@@ -257,7 +258,7 @@ def rebuild_rollups(*, project: Project) -> int:
     QueueMinute.objects.bulk_create(
         (
             QueueMinute(
-                project=project, queue_id=q, minute=m, shard=s, judgments=c[0], counted=c[1]
+                project_id=project.pk, queue_id=q, minute=m, shard=s, judgments=c[0], counted=c[1]
             )
             for (q, m, s), c in minutes.items()
         ),

@@ -6,6 +6,7 @@ and submits can neither over-fill an item nor deadlock.
 """
 
 import random
+import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -366,11 +367,17 @@ def _membership(trainer, project: Project) -> Membership:
     return membership
 
 
-def claim_next(*, trainer, project: Project, now: datetime | None = None) -> Assignment | None:
+def claim_next(
+    *, trainer, project: Project, now: datetime | None = None, wait: bool = True
+) -> Assignment | None:
     """Hand the trainer their open work, else the best next item under a new lease.
 
     Order: own lease or returned judgment; qualification gold; a gold item at the project's
-    rate; then queues by priority, items by priority, fullest first, oldest first.
+    rate; then queues by priority, items by priority, fullest first, oldest first. Rows other
+    trainers hold are skipped; if every open item is held (the end of a queue, its last items
+    being submitted right now), `wait` looks again for up to half a second instead of
+    answering "nothing left" (not while the caller holds item locks: they would be held
+    through the wait).
     """
     now = now or timezone.now()
     for _attempt in range(3):
@@ -378,13 +385,13 @@ def claim_next(*, trainer, project: Project, now: datetime | None = None) -> Ass
         # is undone by hand below instead of rolled back.
         with transaction.atomic(savepoint=False):
             try:
-                return _claim(trainer, project, now)
+                return _claim(trainer, project, now, wait)
             except _SameItemTwice:
                 continue  # the same trainer claimed the same item from two tabs: try again
     return None
 
 
-def _claim(trainer, project: Project, now: datetime) -> Assignment | None:
+def _claim(trainer, project: Project, now: datetime, wait: bool) -> Assignment | None:
     resumed = _resume(trainer, project, now)
     if resumed is not None:
         return resumed
@@ -405,11 +412,41 @@ def _claim(trainer, project: Project, now: datetime) -> Assignment | None:
         gold = _claim_gold(trainer, project, now, allowed)
         if gold is not None:
             return gold
-    for queue_id in _eligible_queues(trainer, project):
+    queues = _eligible_queues(trainer, project)
+    for queue_id in queues:
         assignment = _claim_from_queue(trainer, queue_id, project, now, allowed)
         if assignment is not None:
             return assignment
+    # Everything open may be held by trainers judging it right now (the end of a queue):
+    # look again a few times rather than answer "nothing left". Never by waiting on their
+    # row locks: waiting claims lock rows in different orders and would deadlock.
+    rounds = WAIT_ROUNDS if wait and connection.features.has_select_for_update_skip_locked else 0
+    for _round in range(rounds):
+        if not _any_open(trainer, queues, allowed):
+            break
+        time.sleep(WAIT_SECONDS)
+        for queue_id in queues:
+            assignment = _claim_from_queue(trainer, queue_id, project, now, allowed)
+            if assignment is not None:
+                return assignment
     return None
+
+
+WAIT_ROUNDS, WAIT_SECONDS = 50, 0.01
+_ANY_OPEN_SQL = """
+SELECT 1 FROM judging_item i
+WHERE i.queue_id = ANY(%s) AND i.open_slots > 0 AND NOT i.is_gold AND (i.harm_mask & %s) = 0
+  AND NOT EXISTS (
+    SELECT 1 FROM judging_assignment a WHERE a.item_id = i.id AND a.trainer_id = %s)
+LIMIT 1
+"""
+
+
+def _any_open(trainer, queue_ids: list[int], allowed_mask: int) -> bool:
+    """Whether any item could still be leased to the trainer, locked or not (no lock)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_ANY_OPEN_SQL, [queue_ids, ~allowed_mask, trainer.pk])
+        return cursor.fetchone() is not None
 
 
 # --- submit ----------------------------------------------------------------------------------
@@ -527,17 +564,23 @@ def submit_judgment(*, trainer, assignment: Assignment, answer: JudgmentInput) -
     return _store_judgment(trainer, assignment, answer)
 
 
-@transaction.atomic
 def submit_and_claim_next(
     *, trainer, project: Project, assignment: Assignment, answer: JudgmentInput
 ) -> tuple[Judgment, Assignment | None]:
     """Submit a judgment and lease the trainer's next item in one transaction (one commit).
 
     The locks taken (the assignment, its item, the new item) are held only until the claim
-    is done; the page is rendered after the commit.
+    is done; the page is rendered after the commit. Only when no open item was free does a
+    second, waiting claim follow in its own transaction.
     """
-    judgment = _store_judgment(trainer, assignment, answer)
-    return judgment, claim_next(trainer=trainer, project=project)
+    with transaction.atomic():
+        judgment = _store_judgment(trainer, assignment, answer)
+        following = claim_next(trainer=trainer, project=project, wait=False)
+    if following is None:
+        # Every open item may be held by trainers submitting right now: look again (and
+        # again) in a transaction of its own, now that this one's locks are released.
+        following = claim_next(trainer=trainer, project=project)
+    return judgment, following
 
 
 def _store_judgment(trainer, assignment: Assignment, answer: JudgmentInput) -> Judgment:
@@ -568,6 +611,7 @@ def _store_judgment(trainer, assignment: Assignment, answer: JudgmentInput) -> J
     )
     if is_gold or status == Assignment.Status.RETURNED:
         item = Item.objects.select_related("project").get(pk=item_id)  # the rare paths
+    tally = None
     if status == Assignment.Status.RETURNED:
         judgment = _revise(Judgment.objects.get(assignment_id=assignment.pk), answer, item.project)
     else:
@@ -611,22 +655,22 @@ def _store_judgment(trainer, assignment: Assignment, answer: JudgmentInput) -> J
         judgment._state.adding = False
         judgment._state.db = "default"
         _write_answer(judgment.pk, answer)
-        rollups.tally_judgment(
-            project_id=project_id,
-            time_zone=time_zone,
-            trainer_id=trainer.pk,
-            queue_id=queue_id,
-            now=now,
-            counts=counts,
-            is_gold=is_gold,
-            gold_correct=judgment.gold_correct,
-            answer=rollups.contribution(
+        tally = {
+            "project_id": project_id,
+            "time_zone": time_zone,
+            "trainer_id": trainer.pk,
+            "queue_id": queue_id,
+            "now": now,
+            "counts": counts,
+            "is_gold": is_gold,
+            "gold_correct": judgment.gold_correct,
+            "answer": rollups.contribution(
                 preferred_id=answer.preferred_id,
                 shown_order=shown,
                 n_flags=len(answer.flags),
                 time_spent_ms=answer.time_spent_ms,
             ),
-        )
+        }
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE judging_assignment SET status = %s, finished_at = %s, updated_at = %s "
@@ -637,6 +681,9 @@ def _store_judgment(trainer, assignment: Assignment, answer: JudgmentInput) -> J
     _propagate_flags(item=item, answer=answer, trainer=trainer)
     if is_gold:
         _after_gold(trainer, item.project, now)
+    if tally is not None:
+        # Last: the per-queue minute row is shared, so it is held only until the commit.
+        rollups.tally_judgment(**tally)
     return judgment
 
 

@@ -6,11 +6,12 @@ from django.db import migrations, models
 
 
 def backfill(apps, schema_editor):
-    """Rollups for the judgments made before they existed (the current models' code)."""
+    """Rollups for the judgments made before they existed (the current rollup code; projects
+    read through the historical model, so later columns on Project do not matter)."""
     from labeling.judging.rollups import rebuild_rollups
-    from labeling.projects.models import Project
 
-    for project in Project.objects.all():
+    Project = apps.get_model("projects", "Project")
+    for project in Project.objects.only("id", "time_zone"):
         rebuild_rollups(project=project)
 
 
