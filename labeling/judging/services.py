@@ -304,15 +304,17 @@ def _claim_gold(trainer, project: Project, now: datetime, allowed_mask: int) -> 
 # statement. PostgreSQL re-checks `open_slots > 0` on the locked row's newest version; the
 # CHECK constraint on open_slots is the backstop. SQLite serializes writers instead (BEGIN
 # IMMEDIATE), so it needs no row lock.
-_CLAIM_SQL = """
+# Items i of the queue(s) the trainer may still take: open, not gold, readable for them
+# (no content flag outside their opt-ins), not judged or skipped by them.
+_OPEN_FOR_TRAINER = """i.queue_id {queues} AND i.open_slots > 0 AND NOT i.is_gold
+    AND (i.harm_mask & %s) = 0 AND NOT EXISTS (
+        SELECT 1 FROM judging_assignment a WHERE a.item_id = i.id AND a.trainer_id = %s)"""
+_CLAIM_SQL = f"""
 UPDATE judging_item SET open_slots = open_slots - 1, n_leases = n_leases + 1
 WHERE open_slots > 0 AND id = (
-    SELECT i.id FROM judging_item i
-    WHERE i.queue_id = %s AND i.open_slots > 0 AND NOT i.is_gold AND (i.harm_mask & %s) = 0
-      AND NOT EXISTS (
-        SELECT 1 FROM judging_assignment a WHERE a.item_id = i.id AND a.trainer_id = %s)
+    SELECT i.id FROM judging_item i WHERE {_OPEN_FOR_TRAINER.format(queues="= %s")}
     ORDER BY i.priority DESC, i.open_slots, i.id
-    LIMIT 1{lock})
+    LIMIT 1{{lock}})
 RETURNING id
 """
 
@@ -433,13 +435,9 @@ def _claim(trainer, project: Project, now: datetime, wait: bool) -> Assignment |
 
 
 WAIT_ROUNDS, WAIT_SECONDS = 50, 0.01
-_ANY_OPEN_SQL = """
-SELECT 1 FROM judging_item i
-WHERE i.queue_id = ANY(%s) AND i.open_slots > 0 AND NOT i.is_gold AND (i.harm_mask & %s) = 0
-  AND NOT EXISTS (
-    SELECT 1 FROM judging_assignment a WHERE a.item_id = i.id AND a.trainer_id = %s)
-LIMIT 1
-"""
+_ANY_OPEN_SQL = (
+    f"SELECT 1 FROM judging_item i WHERE {_OPEN_FOR_TRAINER.format(queues='= ANY(%s)')} LIMIT 1"
+)
 
 
 def _any_open(trainer, queue_ids: list[int], allowed_mask: int) -> bool:
