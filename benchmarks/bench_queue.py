@@ -774,6 +774,7 @@ def dashboard_at_scale(db_url: str, judgments: int, trainers: list[int]) -> dict
     queue = default_queue(project)
     n_trainers = len(trainers)
     n_items = judgments // n_trainers
+    judgments = n_items * n_trainers  # every trainer on every item: no partial last item
     Membership.objects.bulk_create(
         Membership(project=project, user_id=u, role="trainer") for u in trainers
     )
@@ -1062,7 +1063,7 @@ def main() -> int:
         )
         scale = dashboard_at_scale(db_url, args.dashboard_judgments, people)
         print(
-            f"dashboard at scale: {scale['judgments']:,} judgments of 100 trainers "
+            f"dashboard at scale: {scale['judgments']:,} judgments of {len(people)} trainers "
             f"(generated in {scale['load_seconds']:.0f} s, rollups rebuilt in "
             f"{scale['rebuild_seconds']:.0f} s): {ms(scale['median_seconds'])} "
             f"in {scale['queries']} queries; slowest {scale['slowest_query']}"
