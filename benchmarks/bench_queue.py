@@ -7,8 +7,8 @@ Run with `.venv/bin/python -m benchmarks.bench_queue [--items 100000] [--seconds
    (`labeling.settings`, DATABASE_URL pointing at it), and loads a pairwise project with
    `--items` items at overlap k = 3 (COPY), its trainers and their sessions (logged in:
    one server-side session each, as `login()` would create).
-2. Starts gunicorn on 127.0.0.1 the way production runs it (`--workers` processes of
-   `--threads` gthread threads, keep-alive) in its own process group.
+2. Starts gunicorn on 127.0.0.1 the way production runs it (`scripts/gunicorn.conf.py`:
+   `--workers` processes of `--threads` gthread threads, keep-alive) in its own process group.
 3. Saturation: 32 closed-loop trainers (start, then submit → next item arrives in the same
    htmx response → submit …, no pause) for `--seconds`; then the raw-SQL floor: 32 psycopg
    connections running claim (UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED)
@@ -49,12 +49,13 @@ from urllib.parse import urlencode
 import psycopg
 import psycopg.types.json
 
-BENCH_DB = "labeling_bench_queue"
+BENCH_DB = os.environ.get("BENCH_QUEUE_DB", "labeling_bench_queue")
 DEFAULT_TEST_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/labeling"
 ROOT = Path(__file__).resolve().parent.parent
 K = 3
 CLOSED_CLIENTS = 32
 DRAIN = 20.0  # seconds the open loop waits for answers after its last arrival
+WARM_UP = 3.0  # seconds of closed loop before anything is measured
 CODE_RE = re.compile(rb'data-assignment="([0-9a-f-]{36})"')
 CANDIDATE_RE = re.compile(rb'data-candidate="(\d+)"')
 WORDS = [
@@ -337,20 +338,14 @@ def start_gunicorn(env: dict, port: int, workers: int, threads: int) -> subproce
         "-m",
         "gunicorn",
         "labeling.wsgi:application",
+        "--config",
+        str(ROOT / "scripts" / "gunicorn.conf.py"),  # the production settings (README)
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
         str(workers),
-        "--worker-class",
-        "gthread",
         "--threads",
         str(threads),
-        "--keep-alive",
-        "75",
-        "--backlog",
-        "2048",
-        "--log-level",
-        "warning",
     ]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
     deadline = time.monotonic() + 30
@@ -466,6 +461,23 @@ def submit(client: Client, t: Trainer, dims: list[str]) -> None:
 def cpu_seconds() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU (user + system) used so far by the live processes of a process group (gunicorn's
+    master and workers), from /proc: the server's cost, whatever else runs on the machine."""
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, …
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def closed_loop(port: int, setup: Setup, trainers: list[Trainer], seconds: float) -> dict:
@@ -752,6 +764,7 @@ def dashboard_at_scale(db_url: str, judgments: int, trainers: list[int]) -> dict
     from labeling.accounts.models import User
     from labeling.judging.dashboard import project_dashboard
     from labeling.judging.models import Assignment, Item, Judgment
+    from labeling.judging.rollups import rebuild_rollups
     from labeling.judging.services import default_queue
     from labeling.projects.models import Membership, Project
     from labeling.projects.services import create_project
@@ -761,6 +774,7 @@ def dashboard_at_scale(db_url: str, judgments: int, trainers: list[int]) -> dict
     queue = default_queue(project)
     n_trainers = len(trainers)
     n_items = judgments // n_trainers
+    judgments = n_items * n_trainers  # every trainer on every item: no partial last item
     Membership.objects.bulk_create(
         Membership(project=project, user_id=u, role="trainer") for u in trainers
     )
@@ -821,6 +835,11 @@ def dashboard_at_scale(db_url: str, judgments: int, trainers: list[int]) -> dict
     made = Judgment.objects.filter(assignment__item__project=project).count()
     load_seconds = time.monotonic() - t0
     project = Project.objects.get(pk=project.pk)
+    # Written behind the services' back: the dashboard's rollups are rebuilt from the rows,
+    # as the migration and `manage.py rebuild_dashboard_rollups` do for existing data.
+    t0 = time.monotonic()
+    rebuild_rollups(project=project)
+    rebuild_seconds = time.monotonic() - t0
     times, queries = [], 0
     from django.test.utils import CaptureQueriesContext
 
@@ -834,9 +853,66 @@ def dashboard_at_scale(db_url: str, judgments: int, trainers: list[int]) -> dict
     return {
         "judgments": made,
         "load_seconds": load_seconds,
+        "rebuild_seconds": rebuild_seconds,
         "median_seconds": statistics.median(times),
         "queries": queries,
         "slowest_query": (float(slowest["time"]), slowest["sql"][:120]),
+    }
+
+
+# --- in process: CPU and statements per request ----------------------------------------------
+
+
+def in_process(setup: Setup, n: int, profile: bool) -> dict:
+    """`n` htmx submits (each returns the next item) through Django's test client, in this
+    process: CPU ms (time.process_time) and SQL statements per submit, optionally cProfile."""
+    import cProfile
+    import pstats
+
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client as DjangoClient
+    from django.test.utils import CaptureQueriesContext
+
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    client = DjangoClient()
+    client.cookies["sessionid"] = setup.sessions[-1]
+    response = client.post(f"/p/{setup.slug}/work/", follow=True)
+    t = Trainer(setup.sessions[-1])
+    _read_item(t, response.content)
+
+    def one() -> None:
+        a, b = t.candidates[:2]
+        form = {f"score-{c}-{d}": "5" for c in (a, b) for d in setup.dims}
+        form.update(preference=f"{a}:2", rationale="", elapsed_ms="30000")
+        r = client.post(f"/a/{t.code}/submit/", form, headers={"HX-Request": "true"})
+        if r.status_code != 200:
+            raise RuntimeError(f"submit: HTTP {r.status_code}: {r.content[:300]!r}")
+        _read_item(t, r.content)
+
+    for _ in range(5):  # warm up: imports, template compilation, connection
+        one()
+    statements = []
+    prof = cProfile.Profile(time.process_time) if profile else None  # CPU, not waits
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    for _ in range(n):
+        with CaptureQueriesContext(connection) as ctx:
+            if prof:
+                prof.enable()
+            one()
+            if prof:
+                prof.disable()
+        statements.append(len(ctx.captured_queries))
+    cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+    if prof:
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(70)
+        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+    last = [q["sql"][:150] for q in ctx.captured_queries]
+    return {
+        "cpu_ms": 1000 * cpu / n,
+        "wall_ms": 1000 * wall / n,
+        "statements": statistics.median(statements),
+        "last_statements": last,
     }
 
 
@@ -850,7 +926,9 @@ def main() -> int:
     parser.add_argument("--open-seconds", type=float, default=60, help="open loop")
     parser.add_argument("--rate", type=float, default=50, help="open-loop arrivals per second")
     parser.add_argument("--trainers", type=int, default=1500, help="open-loop trainers")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn processes")
+    parser.add_argument(
+        "--workers", type=int, default=(os.cpu_count() or 1) + 1, help="gunicorn processes"
+    )
     parser.add_argument("--threads", type=int, default=4, help="gthread threads per process")
     parser.add_argument(
         "--dashboard-judgments",
@@ -861,6 +939,14 @@ def main() -> int:
     parser.add_argument(
         "--reuse", action="store_true", help="keep the loaded database from a previous run"
     )
+    parser.add_argument(
+        "--in-process",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only time N submits in this process (CPU ms, statements) and stop",
+    )
+    parser.add_argument("--profile", action="store_true", help="with --in-process: cProfile")
     args = parser.parse_args()
     args.seconds = min(args.seconds, 120)
     args.open_seconds = min(args.open_seconds, 180)
@@ -895,6 +981,16 @@ def main() -> int:
         )
     from django.db import connection
 
+    if args.in_process:
+        figures = in_process(setup, args.in_process, args.profile)
+        for sql in figures.pop("last_statements"):
+            print("  ", sql)
+        print(
+            f"in process, {args.in_process} htmx submits (+ next item): "
+            f"{figures['cpu_ms']:.1f} ms CPU, {figures['wall_ms']:.1f} ms wall, "
+            f"{figures['statements']:.0f} SQL statements per submit"
+        )
+        return 0
     connection.close()  # the loader's connection must not hold anything during the loads
 
     port = free_port()
@@ -902,12 +998,18 @@ def main() -> int:
     try:
         print(f"gunicorn: {args.workers} workers × {args.threads} gthread threads on :{port}")
         closed_trainers = [Trainer(s) for s in setup.sessions[:CLOSED_CLIENTS]]
+        # Warm up first (imports, template compilation, one database connection per thread),
+        # then measure with the same trainers (each resumes its open lease).
+        closed_loop(port, setup, closed_trainers, WARM_UP)
+        server_cpu = group_cpu_seconds(proc.pid)
         closed = closed_loop(port, setup, closed_trainers, args.seconds)
+        server_cpu = group_cpu_seconds(proc.pid) - server_cpu
         print(
             f"closed loop, {CLOSED_CLIENTS} trainers, {args.seconds:.0f} s: "
             f"{closed['judgments']:,} judgments, {closed['per_second']:.0f} judgments/s "
-            f"(client CPU {closed['client_cpu']:.2f} cores), errors {closed['n_errors']} "
-            f"{closed['errors']}"
+            f"(client CPU {closed['client_cpu']:.2f} cores; gunicorn CPU "
+            f"{1000 * server_cpu / max(closed['judgments'], 1):.1f} ms per judgment), "
+            f"errors {closed['n_errors']} {closed['errors']}"
         )
         open_trainers = [Trainer(s) for s in setup.sessions[CLOSED_CLIENTS:]]
         opened = open_loop(port, setup, open_trainers, args.rate, args.open_seconds)
@@ -961,8 +1063,9 @@ def main() -> int:
         )
         scale = dashboard_at_scale(db_url, args.dashboard_judgments, people)
         print(
-            f"dashboard at scale: {scale['judgments']:,} judgments of 100 trainers "
-            f"(generated in {scale['load_seconds']:.0f} s): {ms(scale['median_seconds'])} "
+            f"dashboard at scale: {scale['judgments']:,} judgments of {len(people)} trainers "
+            f"(generated in {scale['load_seconds']:.0f} s, rollups rebuilt in "
+            f"{scale['rebuild_seconds']:.0f} s): {ms(scale['median_seconds'])} "
             f"in {scale['queries']} queries; slowest {scale['slowest_query']}"
         )
     print(

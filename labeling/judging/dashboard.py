@@ -2,53 +2,43 @@
 
 Each function issues a fixed number of queries whatever the number of queues, trainers or
 judgments, so the page costs the same with 3 trainers as with 300 (see the query-count test).
-Medians use PostgreSQL's `percentile_cont`; on SQLite (the zero-config run) they are taken in
-Python from one extra query.
+Per-trainer figures, the chart and the recent pace read the rollups that submit and skip keep
+(`labeling.judging.rollups`), so they cost the same at 1,000 judgments as at 1,000,000; the
+median time is taken from per-second counts (to the second).
 """
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from statistics import median
 
-from django.db import connection
 from django.db.models import (
-    Aggregate,
-    BigIntegerField,
     Count,
     F,
-    FloatField,
     Q,
     Sum,
     Value,
 )
-from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast, Coalesce, Greatest, TruncHour
+from django.db.models.functions import Coalesce, Greatest, TruncHour
 from django.utils import timezone
 
 from labeling.projects.models import Membership, Project
 from labeling.projects.taxonomy import HARM_FLAG_KEYS
 
-from .models import Assignment, CandidateFlag, Item, Judgment, Notice, Queue
-from .services import day_start
+from . import rollups
+from .models import (
+    Assignment,
+    CandidateFlag,
+    Item,
+    Judgment,
+    Notice,
+    Queue,
+    QueueMinute,
+    TrainerDay,
+    TrainerSeconds,
+)
 
 # Throughput and ETA are read from this recent window.
 THROUGHPUT_WINDOW = timedelta(hours=1)
 CHART_HOURS = 24
-
-
-class PercentileCont(Aggregate):
-    """`percentile_cont(f) WITHIN GROUP (ORDER BY expr)` (PostgreSQL only)."""
-
-    function = "percentile_cont"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
-
-    def __init__(self, expression, fraction: float = 0.5, **extra):
-        super().__init__(expression, fraction=float(fraction), **extra)
-
-
-def _is_postgres() -> bool:
-    return connection.vendor == "postgresql"
 
 
 # --- queues --------------------------------------------------------------------------------
@@ -86,26 +76,24 @@ class Activity:
 
 
 def recent_activity(project: Project, now: datetime, *, hours: int = CHART_HOURS) -> Activity:
-    """One scan of the last `hours` of judgments for both the chart and the queues' pace."""
+    """The chart and the queues' pace from the per-minute rollup (one query, a few rows per
+    queue and minute however many judgments). The pace counts whole minutes since an hour
+    ago."""
     end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     start = end - timedelta(hours=hours)
-    pace = Q(
-        created_at__gte=now - THROUGHPUT_WINDOW,
-        counts=True,
-        assignment__item__is_gold=False,
-    )
+    since = rollups.minute_of(now - THROUGHPUT_WINDOW)
     rows = (
-        Judgment.objects.filter(assignment__item__project=project, created_at__gte=start)
-        .annotate(hour=TruncHour("created_at"))
-        .values("hour", "assignment__item__queue_id")
-        .annotate(n=Count("id"), recent=Count("id", filter=pace))
+        QueueMinute.objects.filter(project=project, minute__gte=start)
+        .annotate(hour=TruncHour("minute"))
+        .values("hour", "queue_id")
+        .annotate(n=Sum("judgments"), recent=Sum("counted", filter=Q(minute__gte=since)))
         .order_by()
     )
     activity = Activity(per_hour={}, per_queue={})
     for r in rows:
         activity.per_hour[r["hour"]] = activity.per_hour.get(r["hour"], 0) + r["n"]
-        queue_id = r["assignment__item__queue_id"]
-        activity.per_queue[queue_id] = activity.per_queue.get(queue_id, 0) + r["recent"]
+        queue_id = r["queue_id"]
+        activity.per_queue[queue_id] = activity.per_queue.get(queue_id, 0) + (r["recent"] or 0)
     return activity
 
 
@@ -191,7 +179,7 @@ class TrainerRow:
 def trainer_rows(project: Project, now: datetime) -> list[TrainerRow]:
     """One row per trainer of the project with their day, pace, skips, gold and bias.
 
-    Four queries on PostgreSQL (five on SQLite, for the medians).
+    Four queries, over the rollups (`labeling.judging.rollups`) and the open leases.
     """
     members = (
         Membership.objects.filter(project=project, role=Membership.Role.TRAINER)
@@ -201,60 +189,44 @@ def trainer_rows(project: Project, now: datetime) -> list[TrainerRow]:
     rows = {m.user_id: TrainerRow(membership=m) for m in members}
     if not rows:
         return []
-    submitted = Q(judgment__isnull=False)
-    first_shown = Cast(KeyTextTransform("0", "judgment__shown_order"), BigIntegerField())
-    aggregates = {
-        "total": Count("judgment"),
-        "today": Count("judgment", filter=Q(judgment__created_at__gte=day_start(project, now))),
-        "skipped": Count("id", filter=Q(status=Assignment.Status.SKIPPED)),
-        "finished": Count("id", filter=submitted | Q(status=Assignment.Status.SKIPPED)),
-        "gold_answered": Count("judgment", filter=Q(judgment__gold_correct__isnull=False)),
-        "gold_correct": Count("judgment", filter=Q(judgment__gold_correct=True)),
-        "pairs_with_winner": Count("judgment", filter=Q(judgment__preferred__isnull=False)),
-        "first_shown_wins": Count(
-            "judgment",
-            filter=Q(judgment__preferred__isnull=False) & Q(judgment__preferred_id=first_shown),
-        ),
-        "open_leases": Count("id", filter=Q(status=Assignment.Status.LEASED)),
-    }
-    if _is_postgres():
-        aggregates["median_ms"] = PercentileCont("judgment__time_spent_ms")
+    today = rollups.local_day(project, now)
+    sums = {f"sum_{name}": Sum(name) for name in rollups.DAY_COUNTERS}
     stats = (
-        Assignment.objects.filter(item__project=project, trainer_id__in=list(rows))
+        TrainerDay.objects.filter(project=project, trainer_id__in=list(rows))
         .values("trainer_id")
-        .annotate(**aggregates)
+        .annotate(**sums, sum_today=Sum("judgments", filter=Q(day=today)))
         .order_by()
     )
     for s in stats:
         row = rows[s["trainer_id"]]
-        for name in aggregates:
-            if name != "median_ms":
-                setattr(row, name, s[name])
-        if s.get("median_ms") is not None:
-            row.median_seconds = s["median_ms"] / 1000
-    if not _is_postgres():
-        _python_medians(project, rows)
-    flags = (
-        CandidateFlag.objects.filter(judgment__assignment__item__project=project)
-        .values("judgment__assignment__trainer_id")
+        row.total = s["sum_judgments"]
+        row.today = s["sum_today"] or 0
+        row.skipped = s["sum_skipped"]
+        row.finished = s["sum_judgments"] + s["sum_skipped"]
+        row.gold_answered, row.gold_correct = s["sum_gold_answered"], s["sum_gold_correct"]
+        row.pairs_with_winner = s["sum_pairs_with_winner"]
+        row.first_shown_wins = s["sum_first_shown_wins"]
+        row.flags = s["sum_flags"]
+    by_trainer: dict[int, list[tuple[int, int]]] = {}
+    for trainer_id, seconds, n in (
+        TrainerSeconds.objects.filter(project=project, trainer_id__in=list(rows), n__gt=0)
+        .order_by("trainer_id", "seconds")
+        .values_list("trainer_id", "seconds", "n")
+    ):
+        by_trainer.setdefault(trainer_id, []).append((seconds, n))
+    for trainer_id, counts in by_trainer.items():
+        rows[trainer_id].median_seconds = rollups.median_from_counts(counts)
+    leases = (
+        Assignment.objects.filter(
+            item__project=project, trainer_id__in=list(rows), status=Assignment.Status.LEASED
+        )
+        .values("trainer_id")
         .annotate(n=Count("id"))
         .order_by()
     )
-    for f in flags:
-        row = rows.get(f["judgment__assignment__trainer_id"])
-        if row is not None:
-            row.flags = f["n"]
+    for r in leases:
+        rows[r["trainer_id"]].open_leases = r["n"]
     return list(rows.values())
-
-
-def _python_medians(project: Project, rows: dict[int, TrainerRow]) -> None:
-    times: dict[int, list[int]] = {}
-    for trainer_id, ms in Judgment.objects.filter(
-        assignment__item__project=project, assignment__trainer_id__in=list(rows)
-    ).values_list("assignment__trainer_id", "time_spent_ms"):
-        times.setdefault(trainer_id, []).append(ms)
-    for trainer_id, values in times.items():
-        rows[trainer_id].median_seconds = median(values) / 1000
 
 
 # --- flagged items, chart, notices ----------------------------------------------------------
@@ -394,7 +366,6 @@ def project_dashboard(project: Project, now: datetime | None = None) -> Dashboar
 
 __all__ = [
     "Dashboard",
-    "PercentileCont",
     "harmful_items",
     "hourly_chart",
     "project_dashboard",

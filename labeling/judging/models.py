@@ -120,8 +120,11 @@ class Assignment(TimeStamped):
             models.UniqueConstraint(fields=["item", "trainer"], name="assignment_item_trainer")
         ]
         indexes = [
-            models.Index(fields=["trainer", "status"], name="assignment_trainer_status"),
             models.Index(fields=["item", "status"], name="assignment_item_status"),
+            # Also serves (trainer, status); "done today" reads only today's rows.
+            models.Index(
+                fields=["trainer", "status", "finished_at"], name="assignment_trainer_done"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -242,4 +245,77 @@ class CandidateFlag(models.Model):
         ]
 
 
-__all__ = ["Assignment", "CandidateFlag", "Item", "ItemCandidate", "Judgment", "Score"]
+class TrainerDay(models.Model):
+    """The lead dashboard's per-trainer counts for one day (in the project's time zone).
+
+    Kept by `submit_judgment` and `skip_assignment` in their own transaction, so the
+    dashboard adds up a few rows per trainer instead of aggregating every judgment;
+    `rebuild_rollups` recomputes them from the judgments (migration, management command).
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    trainer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    day = models.DateField()
+    judgments = models.PositiveIntegerField(default=0)  # every judgment made (late, gold too)
+    skipped = models.PositiveIntegerField(default=0)
+    gold_answered = models.PositiveIntegerField(default=0)
+    gold_correct = models.PositiveIntegerField(default=0)
+    pairs_with_winner = models.PositiveIntegerField(default=0)
+    first_shown_wins = models.PositiveIntegerField(default=0)
+    flags = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "trainer", "day"], name="trainer_day_unique")
+        ]
+
+
+class TrainerSeconds(models.Model):
+    """How many of a trainer's judgments took each whole number of seconds (for the median)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    trainer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    seconds = models.PositiveIntegerField()
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "trainer", "seconds"], name="trainer_seconds_unique"
+            )
+        ]
+
+
+class QueueMinute(models.Model):
+    """Judgments per queue and UTC minute: the dashboard's chart and recent pace."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="+")
+    minute = models.DateTimeField()
+    # A few rows per queue and minute (by trainer), so concurrent submits rarely wait on one.
+    shard = models.PositiveSmallIntegerField(default=0)
+    judgments = models.PositiveIntegerField(default=0)  # every judgment (the chart)
+    counted = models.PositiveIntegerField(default=0)  # counted, non-gold (the pace)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["queue", "minute", "shard"], name="queue_minute_unique")
+        ]
+        indexes = [models.Index(fields=["project", "minute"], name="queue_minute_project")]
+
+
+__all__ = [
+    "Assignment",
+    "CandidateFlag",
+    "Item",
+    "ItemCandidate",
+    "Judgment",
+    "QueueMinute",
+    "Score",
+    "TrainerDay",
+    "TrainerSeconds",
+]

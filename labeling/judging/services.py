@@ -6,30 +6,31 @@ and submits can neither over-fill an item nor deadlock.
 """
 
 import random
+import time
+import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from labeling.core import audit
 from labeling.projects.models import Candidate, Membership, Project, Prompt
 from labeling.projects.taxonomy import HARM_BITS, QUARANTINE_KEY, harm_mask
 
+from . import rollups
 from .models import (
     Assignment,
-    CandidateFlag,
     Item,
     ItemCandidate,
     Judgment,
     JudgmentRevision,
     Notice,
     Queue,
-    Score,
 )
 
 _random = random.SystemRandom()
@@ -118,16 +119,20 @@ def day_start(project: Project, now: datetime) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+_TODAY_SQL = """
+SELECT count(*) FROM judging_assignment a JOIN judging_item i ON i.id = a.item_id
+WHERE a.trainer_id = %s AND a.status = %s AND a.finished_at >= %s AND i.project_id = %s
+"""
+
+
 def judged_today(trainer, project: Project, now: datetime | None = None) -> int:
     now = now or timezone.now()
-    # Counted on the trainer's own assignments (an index on trainer and status), not by
-    # scanning every judgment of the day.
-    return Assignment.objects.filter(
-        trainer=trainer,
-        status=Assignment.Status.SUBMITTED,
-        item__project=project,
-        finished_at__gte=day_start(project, now),
-    ).count()
+    # Counted on the trainer's own assignments finished today (an index on trainer, status
+    # and finished_at), not by scanning every judgment of the day. On every labeling page.
+    since = connection.ops.adapt_datetimefield_value(day_start(project, now))
+    with connection.cursor() as cursor:
+        cursor.execute(_TODAY_SQL, [trainer.pk, Assignment.Status.SUBMITTED, since, project.pk])
+        return cursor.fetchone()[0]
 
 
 def harmful_today(trainer, project: Project, now: datetime | None = None) -> int:
@@ -196,34 +201,78 @@ def _lease_end(project: Project, now: datetime) -> datetime:
 
 
 def _display_order(item_id: int) -> list[int]:
-    order = list(
-        ItemCandidate.objects.filter(item_id=item_id).values_list("candidate_id", flat=True)
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT candidate_id FROM judging_itemcandidate WHERE item_id = %s ORDER BY slot",
+            [item_id],
+        )
+        order = [row[0] for row in cursor.fetchall()]
     _random.shuffle(order)
     return order
 
 
+class _SameItemTwice(Exception):
+    """The trainer's other tab leased this item a moment ago (the UNIQUE constraint held)."""
+
+
 def _new_assignment(item_id: int, trainer, project: Project, now: datetime) -> Assignment:
-    return Assignment.objects.create(
+    """Insert the lease in one statement (no ORM save machinery on the claim's hot path)."""
+    assignment = Assignment(
+        code=uuid.uuid4(),
         item_id=item_id,
         trainer=trainer,
+        status=Assignment.Status.LEASED,
         lease_expires_at=_lease_end(project, now),
         display_order=_display_order(item_id),
+        skip_reason="",
+        created_at=now,
+        updated_at=now,
     )
+    sql, params = _insert_sql(assignment)
+    sql = sql.replace(" RETURNING", " ON CONFLICT (item_id, trainer_id) DO NOTHING RETURNING")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        raise _SameItemTwice
+    assignment.pk = row[0]
+    assignment._state.adding = False
+    assignment._state.db = "default"
+    return assignment
+
+
+def _insert_sql(instance) -> tuple[str, list]:
+    """`INSERT … RETURNING id` of an unsaved instance's every column, values prepared by its
+    fields (what `save()` sends, without the ORM's machinery)."""
+    meta = instance._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    params = [f.get_db_prep_save(getattr(instance, f.attname), connection) for f in fields]
+    sql = (
+        f"INSERT INTO {meta.db_table} ({', '.join(f.column for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING id"
+    )
+    return sql, params
+
+
+def _for_update(of: str, *, skip_locked: bool = False) -> str:
+    """The row-lock clause where the database has row locks (SQLite serializes writers)."""
+    if not connection.features.has_select_for_update:
+        return ""
+    return f" FOR UPDATE OF {of}" + (" SKIP LOCKED" if skip_locked else "")
+
+
+_RESUME_SQL = """
+SELECT a.* FROM judging_assignment a JOIN judging_item i ON i.id = a.item_id
+WHERE a.trainer_id = %s AND i.project_id = %s AND a.status IN (%s, %s)
+ORDER BY a.created_at LIMIT 1{lock}
+"""
 
 
 def _resume(trainer, project: Project, now: datetime) -> Assignment | None:
     """The trainer's own open lease (renewed if it lapsed unswept), or a returned judgment."""
-    own = (
-        Assignment.objects.select_for_update()
-        .filter(
-            trainer=trainer,
-            item__project=project,
-            status__in=[Assignment.Status.LEASED, Assignment.Status.RETURNED],
-        )
-        .order_by("created_at")
-        .first()
-    )
+    sql = _RESUME_SQL.format(lock=_for_update("a"))
+    params = [trainer.pk, project.pk, Assignment.Status.LEASED, Assignment.Status.RETURNED]
+    own = next(iter(Assignment.objects.raw(sql, params)), None)
     if own is None:
         return None
     if own.status == Assignment.Status.RETURNED or own.lease_expires_at <= now:
@@ -251,63 +300,104 @@ def _claim_gold(trainer, project: Project, now: datetime, allowed_mask: int) -> 
     return _new_assignment(item_id, trainer, project, now)
 
 
+# The best open item of one queue, locked (rows others hold are skipped), taken in one
+# statement. PostgreSQL re-checks `open_slots > 0` on the locked row's newest version; the
+# CHECK constraint on open_slots is the backstop. SQLite serializes writers instead (BEGIN
+# IMMEDIATE), so it needs no row lock.
+# Items i of the queue(s) the trainer may still take: open, not gold, readable for them
+# (no content flag outside their opt-ins), not judged or skipped by them.
+_OPEN_FOR_TRAINER = """i.queue_id {queues} AND i.open_slots > 0 AND NOT i.is_gold
+    AND (i.harm_mask & %s) = 0 AND NOT EXISTS (
+        SELECT 1 FROM judging_assignment a WHERE a.item_id = i.id AND a.trainer_id = %s)"""
+_CLAIM_SQL = f"""
+UPDATE judging_item SET open_slots = open_slots - 1, n_leases = n_leases + 1
+WHERE open_slots > 0 AND id = (
+    SELECT i.id FROM judging_item i WHERE {_OPEN_FOR_TRAINER.format(queues="= %s")}
+    ORDER BY i.priority DESC, i.open_slots, i.id
+    LIMIT 1{{lock}})
+RETURNING id
+"""
+
+
 def _claim_from_queue(
-    trainer, queue: Queue, project: Project, now: datetime, allowed_mask: int
+    trainer, queue_id: int, project: Project, now: datetime, allowed_mask: int
 ) -> Assignment | None:
     """Lock the best open item of one queue (skipping rows others hold) and lease it."""
-    for _attempt in range(5):
-        item_id = (
-            _readable(
-                Item.objects.filter(queue=queue, open_slots__gt=0, is_gold=False), allowed_mask
+    sql = _CLAIM_SQL.format(lock=_for_update("i", skip_locked=True))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [queue_id, ~allowed_mask, trainer.pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    try:
+        return _new_assignment(row[0], trainer, project, now)
+    except _SameItemTwice:
+        with connection.cursor() as cursor:  # give the slot back before trying again
+            cursor.execute(
+                "UPDATE judging_item SET open_slots = open_slots + 1, n_leases = n_leases - 1 "
+                "WHERE id = %s",
+                [row[0]],
             )
-            .exclude(assignments__trainer=trainer)
-            .order_by("-priority", "open_slots", "id")
-            .select_for_update(skip_locked=True, of=("self",))
-            .values_list("id", flat=True)
-            .first()
-        )
-        if item_id is None:
-            return None
-        # The row is locked and PostgreSQL re-checked open_slots > 0 on its newest version.
-        taken = Item.objects.filter(pk=item_id, open_slots__gt=0).update(
-            open_slots=F("open_slots") - 1, n_leases=F("n_leases") + 1
-        )
-        if taken:
-            return _new_assignment(item_id, trainer, project, now)
-    return None
+        raise
 
 
-def _eligible_queues(trainer, project: Project) -> list[Queue]:
-    return list(
-        Queue.objects.filter(project=project, is_paused=False)
-        .filter(Q(restricted=False) | Q(trainers=trainer))
-        .distinct()
-        .order_by("-priority", "id")
+_QUEUES_SQL = """
+SELECT q.id FROM judging_queue q
+WHERE q.project_id = %s AND NOT q.is_paused AND (NOT q.restricted OR EXISTS (
+    SELECT 1 FROM judging_queue_trainers t WHERE t.queue_id = q.id AND t.user_id = %s))
+ORDER BY q.priority DESC, q.id
+"""
+
+
+def _eligible_queues(trainer, project: Project) -> list[int]:
+    """Ids of the open queues the trainer may draw from, highest priority first."""
+    with connection.cursor() as cursor:
+        cursor.execute(_QUEUES_SQL, [project.pk, trainer.pk])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _membership(trainer, project: Project) -> Membership:
+    membership = next(
+        iter(
+            Membership.objects.raw(
+                "SELECT * FROM projects_membership WHERE project_id = %s AND user_id = %s",
+                [project.pk, trainer.pk],
+            )
+        )
     )
+    membership.project = project
+    return membership
 
 
-def claim_next(*, trainer, project: Project, now: datetime | None = None) -> Assignment | None:
+def claim_next(
+    *, trainer, project: Project, now: datetime | None = None, wait: bool = True
+) -> Assignment | None:
     """Hand the trainer their open work, else the best next item under a new lease.
 
     Order: own lease or returned judgment; qualification gold; a gold item at the project's
-    rate; then queues by priority, items by priority, fullest first, oldest first.
+    rate; then queues by priority, items by priority, fullest first, oldest first. Rows other
+    trainers hold are skipped; if every open item is held (the end of a queue, its last items
+    being submitted right now), `wait` looks again for up to half a second instead of
+    answering "nothing left" (not while the caller holds item locks: they would be held
+    through the wait).
     """
     now = now or timezone.now()
     for _attempt in range(3):
-        try:
-            with transaction.atomic():
-                return _claim(trainer, project, now)
-        except IntegrityError:
-            # The same trainer claimed the same item from two tabs at once: try again.
-            continue
+        # Inside a caller's transaction this joins it (no savepoint round trips): a conflict
+        # is undone by hand below instead of rolled back.
+        with transaction.atomic(savepoint=False):
+            try:
+                return _claim(trainer, project, now, wait)
+            except _SameItemTwice:
+                continue  # the same trainer claimed the same item from two tabs: try again
     return None
 
 
-def _claim(trainer, project: Project, now: datetime) -> Assignment | None:
+def _claim(trainer, project: Project, now: datetime, wait: bool) -> Assignment | None:
     resumed = _resume(trainer, project, now)
     if resumed is not None:
         return resumed
-    membership = Membership.objects.select_related("project").get(project=project, user=trainer)
+    membership = _membership(trainer, project)
     if membership.is_paused or membership.qualification_failed_at:
         return None
     allowed = trainer.harm_opt_in_mask
@@ -324,11 +414,37 @@ def _claim(trainer, project: Project, now: datetime) -> Assignment | None:
         gold = _claim_gold(trainer, project, now, allowed)
         if gold is not None:
             return gold
-    for queue in _eligible_queues(trainer, project):
-        assignment = _claim_from_queue(trainer, queue, project, now, allowed)
+    queues = _eligible_queues(trainer, project)
+    for queue_id in queues:
+        assignment = _claim_from_queue(trainer, queue_id, project, now, allowed)
         if assignment is not None:
             return assignment
+    # Everything open may be held by trainers judging it right now (the end of a queue):
+    # look again a few times rather than answer "nothing left". Never by waiting on their
+    # row locks: waiting claims lock rows in different orders and would deadlock.
+    rounds = WAIT_ROUNDS if wait and connection.features.has_select_for_update_skip_locked else 0
+    for _round in range(rounds):
+        if not _any_open(trainer, queues, allowed):
+            break
+        time.sleep(WAIT_SECONDS)
+        for queue_id in queues:
+            assignment = _claim_from_queue(trainer, queue_id, project, now, allowed)
+            if assignment is not None:
+                return assignment
     return None
+
+
+WAIT_ROUNDS, WAIT_SECONDS = 50, 0.01
+_ANY_OPEN_SQL = (
+    f"SELECT 1 FROM judging_item i WHERE {_OPEN_FOR_TRAINER.format(queues='= ANY(%s)')} LIMIT 1"
+)
+
+
+def _any_open(trainer, queue_ids: list[int], allowed_mask: int) -> bool:
+    """Whether any item could still be leased to the trainer, locked or not (no lock)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_ANY_OPEN_SQL, [queue_ids, ~allowed_mask, trainer.pk])
+        return cursor.fetchone() is not None
 
 
 # --- submit ----------------------------------------------------------------------------------
@@ -351,14 +467,23 @@ def _snapshot(judgment: Judgment) -> dict:
     }
 
 
-def _write_answer(judgment: Judgment, answer: JudgmentInput) -> None:
-    Score.objects.bulk_create(
-        Score(judgment=judgment, candidate_id=c, dimension_id=d, value=v)
-        for (c, d), v in sorted(answer.scores.items())
-    )
-    CandidateFlag.objects.bulk_create(
-        CandidateFlag(judgment=judgment, candidate_id=c, key=k) for c, k in sorted(answer.flags)
-    )
+def _write_answer(judgment_id: int, answer: JudgmentInput) -> None:
+    """The scores and flags of an answer, one multi-row INSERT each."""
+    with connection.cursor() as cursor:
+        if answer.scores:
+            rows = [(judgment_id, c, d, v) for (c, d), v in sorted(answer.scores.items())]
+            cursor.execute(
+                "INSERT INTO judging_score (judgment_id, candidate_id, dimension_id, value) "
+                "VALUES " + ", ".join(["(%s, %s, %s, %s)"] * len(rows)),
+                [x for row in rows for x in row],
+            )
+        if answer.flags:
+            rows = [(judgment_id, c, k) for c, k in sorted(answer.flags)]
+            cursor.execute(
+                "INSERT INTO judging_candidateflag (judgment_id, candidate_id, key) "
+                "VALUES " + ", ".join(["(%s, %s, %s)"] * len(rows)),
+                [x for row in rows for x in row],
+            )
 
 
 def gold_is_correct(item: Item, answer: JudgmentInput) -> bool:
@@ -417,6 +542,15 @@ def _after_gold(trainer, project: Project, now: datetime) -> None:
         )
 
 
+_SUBMIT_LOCK_SQL = """
+SELECT a.status, a.display_order, a.item_id, i.project_id, i.queue_id, i.prompt_id, i.is_gold,
+       i.open_slots, p.guidelines_version, p.time_zone
+FROM judging_assignment a
+JOIN judging_item i ON i.id = a.item_id JOIN projects_project p ON p.id = i.project_id
+WHERE a.id = %s AND a.trainer_id = %s{lock}
+"""
+
+
 @transaction.atomic
 def submit_judgment(*, trainer, assignment: Assignment, answer: JudgmentInput) -> Judgment:
     """Store the trainer's judgment exactly once and settle the item's counters.
@@ -425,55 +559,129 @@ def submit_judgment(*, trainer, assignment: Assignment, answer: JudgmentInput) -
     counts if the item still has room; otherwise it is kept as a late judgment
     (`counts=False`) for leads to see, never dropped.
     """
+    return _store_judgment(trainer, assignment, answer)
+
+
+def submit_and_claim_next(
+    *, trainer, project: Project, assignment: Assignment, answer: JudgmentInput
+) -> tuple[Judgment, Assignment | None]:
+    """Submit a judgment and lease the trainer's next item in one transaction (one commit).
+
+    The locks taken (the assignment, its item, the new item) are held only until the claim
+    is done; the page is rendered after the commit. Only when no open item was free does a
+    second, waiting claim follow in its own transaction.
+    """
+    with transaction.atomic():
+        judgment = _store_judgment(trainer, assignment, answer)
+        following = claim_next(trainer=trainer, project=project, wait=False)
+    if following is None:
+        # Every open item may be held by trainers submitting right now: look again (and
+        # again) in a transaction of its own, now that this one's locks are released.
+        following = claim_next(trainer=trainer, project=project)
+    return judgment, following
+
+
+def _store_judgment(trainer, assignment: Assignment, answer: JudgmentInput) -> Judgment:
+    """submit_judgment's body: a handful of plain statements on the common path (lock the
+    assignment and its item, counters, judgment, scores, status, the dashboard's rollups)."""
     now = timezone.now()
-    assignment = (
-        Assignment.objects.select_for_update()
-        .select_related("item")
-        .get(pk=assignment.pk, trainer=trainer)
-    )
-    status = assignment.status
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SUBMIT_LOCK_SQL.format(lock=_for_update("a, i")), [assignment.pk, trainer.pk]
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise Assignment.DoesNotExist("No such assignment for this trainer")
+    status, shown, item_id, project_id, queue_id, prompt_id, is_gold, open_slots = row[:8]
+    guidelines_version, time_zone = row[8:]
     if status == Assignment.Status.SUBMITTED:
-        return assignment.judgment
+        return Judgment.objects.get(assignment_id=assignment.pk)
     if status == Assignment.Status.SKIPPED:
         raise AssignmentClosed("You skipped this item.")
-    item = Item.objects.select_for_update().select_related("project").get(pk=assignment.item_id)
-    project = item.project
-
+    shown = Assignment._meta.get_field("display_order").from_db_value(shown, None, connection)
+    item = Item(
+        id=item_id,
+        project_id=project_id,
+        queue_id=queue_id,
+        prompt_id=prompt_id,
+        is_gold=is_gold,
+        open_slots=open_slots,
+    )
+    if is_gold or status == Assignment.Status.RETURNED:
+        item = Item.objects.select_related("project").get(pk=item_id)  # the rare paths
+    tally = None
     if status == Assignment.Status.RETURNED:
-        judgment = _revise(assignment.judgment, answer, project)
+        judgment = _revise(Judgment.objects.get(assignment_id=assignment.pk), answer, item.project)
     else:
         counts = True
-        if not item.is_gold:
-            if status == Assignment.Status.LEASED:
-                Item.objects.filter(pk=item.pk).update(
-                    n_leases=F("n_leases") - 1, n_judgments=F("n_judgments") + 1
+        with connection.cursor() as cursor:
+            if is_gold:
+                pass
+            elif status == Assignment.Status.LEASED:
+                cursor.execute(
+                    "UPDATE judging_item SET n_leases = n_leases - 1, "
+                    "n_judgments = n_judgments + 1 WHERE id = %s",
+                    [item_id],
                 )
-            elif item.open_slots > 0:  # expired or released, and the item still has room
-                Item.objects.filter(pk=item.pk).update(
-                    open_slots=F("open_slots") - 1, n_judgments=F("n_judgments") + 1
+            elif open_slots > 0:  # expired or released, and the item still has room
+                cursor.execute(
+                    "UPDATE judging_item SET open_slots = open_slots - 1, "
+                    "n_judgments = n_judgments + 1 WHERE id = %s",
+                    [item_id],
                 )
             else:
                 counts = False
-        judgment = Judgment.objects.create(
-            assignment=assignment,
+        judgment = Judgment(
+            assignment_id=assignment.pk,
             preferred_id=answer.preferred_id,
             strength=answer.strength,
             ranking=answer.ranking,
             all_bad=answer.all_bad,
             rationale=answer.rationale,
             time_spent_ms=answer.time_spent_ms,
-            shown_order=assignment.display_order,
-            guideline_version=project.guidelines_version,
+            shown_order=shown,
+            guideline_version=guidelines_version,
             counts=counts,
-            gold_correct=gold_is_correct(item, answer) if item.is_gold else None,
+            gold_correct=gold_is_correct(item, answer) if is_gold else None,
+            created_at=now,
+            updated_at=now,
         )
-        _write_answer(judgment, answer)
-    assignment.status = Assignment.Status.SUBMITTED
-    assignment.finished_at = now
-    assignment.save(update_fields=["status", "finished_at", "updated_at"])
+        sql, params = _insert_sql(judgment)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            judgment.pk = cursor.fetchone()[0]
+        judgment._state.adding = False
+        judgment._state.db = "default"
+        _write_answer(judgment.pk, answer)
+        tally = {
+            "project_id": project_id,
+            "time_zone": time_zone,
+            "trainer_id": trainer.pk,
+            "queue_id": queue_id,
+            "now": now,
+            "counts": counts,
+            "is_gold": is_gold,
+            "gold_correct": judgment.gold_correct,
+            "answer": rollups.contribution(
+                preferred_id=answer.preferred_id,
+                shown_order=shown,
+                n_flags=len(answer.flags),
+                time_spent_ms=answer.time_spent_ms,
+            ),
+        }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE judging_assignment SET status = %s, finished_at = %s, updated_at = %s "
+            "WHERE id = %s",
+            [Assignment.Status.SUBMITTED, *[connection.ops.adapt_datetimefield_value(now)] * 2]
+            + [assignment.pk],
+        )
     _propagate_flags(item=item, answer=answer, trainer=trainer)
-    if item.is_gold:
-        _after_gold(trainer, project, now)
+    if is_gold:
+        _after_gold(trainer, item.project, now)
+    if tally is not None:
+        # Last: the per-queue minute row is shared, so it is held only until the commit.
+        rollups.tally_judgment(**tally)
     return judgment
 
 
@@ -517,6 +725,12 @@ def quarantine_prompt(*, prompt_id: int, actor, reason: str) -> int:
 
 def _revise(judgment: Judgment, answer: JudgmentInput, project: Project) -> Judgment:
     """Replace a returned judgment's answer, keeping the earlier one as a revision."""
+    before = rollups.contribution(
+        preferred_id=judgment.preferred_id,
+        shown_order=judgment.shown_order,
+        n_flags=judgment.flags.count(),
+        time_spent_ms=judgment.time_spent_ms,
+    )
     JudgmentRevision.objects.create(
         judgment=judgment, snapshot=_snapshot(judgment), reason=judgment.review_comment
     )
@@ -531,7 +745,19 @@ def _revise(judgment: Judgment, answer: JudgmentInput, project: Project) -> Judg
     judgment.guideline_version = project.guidelines_version
     judgment.review_status = ""
     judgment.save()
-    _write_answer(judgment, answer)
+    _write_answer(judgment.pk, answer)
+    rollups.tally_revision(
+        project=project,
+        trainer_id=judgment.assignment.trainer_id,
+        made_at=judgment.created_at,
+        before=before,
+        after=rollups.contribution(
+            preferred_id=answer.preferred_id,
+            shown_order=judgment.shown_order,
+            n_flags=len(answer.flags),
+            time_spent_ms=answer.time_spent_ms,
+        ),
+    )
     return judgment
 
 
@@ -548,7 +774,11 @@ def _free_slots(item_counts: Counter) -> None:
 @transaction.atomic
 def skip_assignment(*, trainer, assignment: Assignment, reason: str) -> Assignment:
     """Give the item back with a reason; the trainer will not be offered it again."""
-    assignment = Assignment.objects.select_for_update().get(pk=assignment.pk, trainer=trainer)
+    assignment = (
+        Assignment.objects.select_for_update(of=("self",))
+        .select_related("item__project")
+        .get(pk=assignment.pk, trainer=trainer)
+    )
     if assignment.status == Assignment.Status.SKIPPED:
         return assignment
     if assignment.status != Assignment.Status.LEASED:
@@ -558,6 +788,9 @@ def skip_assignment(*, trainer, assignment: Assignment, reason: str) -> Assignme
     assignment.finished_at = timezone.now()
     assignment.save(update_fields=["status", "skip_reason", "finished_at", "updated_at"])
     _free_slots(Counter([assignment.item_id]))
+    rollups.tally_skip(
+        project=assignment.item.project, trainer_id=trainer.pk, now=assignment.finished_at
+    )
     return assignment
 
 

@@ -1,6 +1,7 @@
 """The trainer's pages: home, the labeling screen, submit, skip, guidelines."""
 
 from django.contrib import messages
+from django.db import transaction
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -51,10 +52,12 @@ def _workspace(
     status: int = 200,
 ) -> HttpResponse:
     """Render the labeling screen, or only its workspace fragment for htmx requests."""
-    dimensions, flags = project.rubric()
+    dimensions, flags = selectors.rubric(project)
     screen = None
     if assignment is not None:
-        screen = build_screen(assignment, dimensions=dimensions, flags=flags, form=form)
+        screen = build_screen(
+            assignment, project=project, dimensions=dimensions, flags=flags, form=form
+        )
     context = {
         "project": project,
         "screen": screen,
@@ -69,19 +72,20 @@ def _workspace(
     return render(request, template, context, status=status)
 
 
-def _next(request: HttpRequest, project: Project, *, status: int = 200) -> HttpResponse:
+def _show_next(
+    request: HttpRequest, project: Project, assignment: Assignment | None, *, status: int = 200
+) -> HttpResponse:
     """After a submit or skip: the next item in place (htmx) or a redirect to it."""
-    assignment = services.claim_next(trainer=request.user, project=project)
-    if assignment is not None:
-        # One query for what the screen shows, instead of three lazy ones.
-        assignment = Assignment.objects.select_related("item__prompt").get(pk=assignment.pk)
-        assignment.item.project = project
-    if request.htmx or status != 200:
-        response = _workspace(request, project, assignment, status=status)
-        target = assignment_url(assignment) if assignment else work_url(project)
-        return push_url(response, target)
     target = assignment_url(assignment) if assignment else work_url(project)
+    if request.htmx or status != 200:
+        return push_url(_workspace(request, project, assignment, status=status), target)
     return HttpResponseRedirect(target, status=303)
+
+
+def _next(request: HttpRequest, project: Project, *, status: int = 200) -> HttpResponse:
+    """Claim the next item, then show it."""
+    assignment = services.claim_next(trainer=request.user, project=project)
+    return _show_next(request, project, assignment, status=status)
 
 
 def assignment_url(assignment: Assignment) -> str:
@@ -155,7 +159,7 @@ def submit(request: HttpRequest, code) -> HttpResponse:
     if withdrawn and assignment.status != Assignment.Status.SUBMITTED:
         messages.warning(request, "That item was withdrawn while you had it open.")
         return _next(request, project)
-    dimensions, flags = project.rubric()
+    dimensions, flags = selectors.rubric(project)
     form = JudgmentForm(request.POST, assignment=assignment, dimensions=dimensions, flags=flags)
     if assignment.status == Assignment.Status.SUBMITTED:
         # A double click or a retried request: the judgment is stored already.
@@ -163,16 +167,17 @@ def submit(request: HttpRequest, code) -> HttpResponse:
     if not form.is_valid():
         return _workspace(request, project, assignment, form=form, status=422)
     try:
-        judgment = services.submit_judgment(
-            trainer=request.user, assignment=assignment, answer=form.answer()
+        # The judgment and the next lease in one transaction: one commit per request.
+        judgment, following = services.submit_and_claim_next(
+            trainer=request.user, project=project, assignment=assignment, answer=form.answer()
         )
     except services.AssignmentClosed as exc:
         messages.error(request, str(exc))
         return _next(request, project, status=409)
     if not judgment.counts:
         messages.warning(request, LATE_MESSAGE)
-        return _next(request, project, status=409)
-    return _next(request, project)
+        return _show_next(request, project, following, status=409)
+    return _show_next(request, project, following)
 
 
 @require_POST
@@ -182,13 +187,15 @@ def skip(request: HttpRequest, code) -> HttpResponse:
     form = SkipForm(request.POST)
     if not form.is_valid():
         return _workspace(request, project, assignment, status=422)
-    try:
-        services.skip_assignment(
-            trainer=request.user, assignment=assignment, reason=form.reason_text()
-        )
-    except services.AssignmentClosed as exc:
-        messages.error(request, str(exc))
-    return _next(request, project)
+    with transaction.atomic():  # the skip and the next lease: one commit
+        try:
+            services.skip_assignment(
+                trainer=request.user, assignment=assignment, reason=form.reason_text()
+            )
+        except services.AssignmentClosed as exc:
+            messages.error(request, str(exc))
+        following = services.claim_next(trainer=request.user, project=project)
+    return _show_next(request, project, following)
 
 
 def guidelines(request: HttpRequest, slug: str) -> HttpResponse:

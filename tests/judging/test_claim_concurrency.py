@@ -20,20 +20,29 @@ N_ITEMS = 24
 ROUNDS = 5
 
 
-def run_crew(project, crew) -> list[BaseException]:
-    """Every trainer claims and submits until the queue is empty, all starting together."""
+def run_crew(project, crew, *, as_the_web_does: bool = False) -> list[BaseException]:
+    """Every trainer claims and submits until the queue is empty, all starting together.
+
+    `as_the_web_does`: each submit also leases the next item in the same transaction.
+    """
     errors: list[BaseException] = []
     start = threading.Barrier(len(crew))
+
+    def answer(a):
+        return services.JudgmentInput(preferred_id=a.display_order[0], strength=1)
 
     def work(trainer):
         try:
             start.wait()
+            if as_the_web_does:
+                a = services.claim_next(trainer=trainer, project=project)
+                while a is not None:
+                    _, a = services.submit_and_claim_next(
+                        trainer=trainer, project=project, assignment=a, answer=answer(a)
+                    )
+                return
             while (a := services.claim_next(trainer=trainer, project=project)) is not None:
-                services.submit_judgment(
-                    trainer=trainer,
-                    assignment=a,
-                    answer=services.JudgmentInput(preferred_id=a.display_order[0], strength=1),
-                )
+                services.submit_judgment(trainer=trainer, assignment=a, answer=answer(a))
         except BaseException as exc:  # noqa: BLE001 - collected and re-raised in the test
             errors.append(exc)
         finally:
@@ -47,8 +56,8 @@ def run_crew(project, crew) -> list[BaseException]:
     return errors
 
 
-@pytest.mark.parametrize("k", [1, 3])
-def test_concurrent_claims_never_overfill_an_item_or_lose_one(k):
+@pytest.mark.parametrize(("k", "as_the_web_does"), [(1, False), (3, False), (3, True)])
+def test_concurrent_claims_never_overfill_an_item_or_lose_one(k, as_the_web_does):
     assert connection.vendor == "postgresql"
     lead = make_user("lead")
     crew = [make_user(f"c{i}") for i in range(N_TRAINERS)]
@@ -60,7 +69,7 @@ def test_concurrent_claims_never_overfill_an_item_or_lose_one(k):
         )
         items = [make_item(project, prompt=f"q{n}") for n in range(N_ITEMS)]
 
-        errors = run_crew(project, crew)
+        errors = run_crew(project, crew, as_the_web_does=as_the_web_does)
         assert errors == []
 
         judged = Counter(

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from labeling.judging import dashboard, services
+from labeling.judging import dashboard, rollups, services
 from labeling.judging.models import Judgment, Queue
 from labeling.projects.models import Membership
 from tests.conftest import accept_notices
@@ -73,6 +73,8 @@ def busy_project(project, trainer, other_trainer):
     judge(trainer, project, first=True, ms=40_000, flags=["violence"])
     # One of trainer's judgments was two days ago: not today, not in the last hour.
     Judgment.objects.filter(pk=j0.pk).update(created_at=timezone.now() - timedelta(days=2))
+    # Written behind the services' back: recompute the dashboard's rollups from the rows.
+    rollups.rebuild_rollups(project=project)
     # other_trainer: item 0 "about the same" (30 s), skips item 1, holds item 2.
     judge(other_trainer, project, same=True, ms=30_000)
     a = services.claim_next(trainer=other_trainer, project=project)
