@@ -20,7 +20,7 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 
-from labeling.datasets.archive import archive_root, archive_size, members, stream_archive
+from labeling.datasets.archive import archive_response, archive_root
 from labeling.datasets.models import Export
 from labeling.datasets.options import (
     AGGREGATES,
@@ -295,14 +295,7 @@ class ExportArchive(ExportView):
     )
     def get(self, request, slug: str, version: int):
         export = self.done()
-        storage = exports_storage()
-        entries = members(export, storage)
-        response = StreamingHttpResponse(
-            stream_archive(entries, storage), content_type="application/x-tar"
-        )
-        response["Content-Length"] = str(archive_size(entries))
-        response["Content-Disposition"] = f'attachment; filename="{archive_root(export)}.tar"'
-        return response
+        return archive_response(export, exports_storage())
 
 
 # --- byte ranges ---------------------------------------------------------------------------------

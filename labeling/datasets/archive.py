@@ -7,6 +7,8 @@ times, owners and modes, so the same files always make the same archive bytes.
 import tarfile
 from collections.abc import Iterator
 
+from django.http import StreamingHttpResponse
+
 from .models import Export
 
 MTIME = 946_684_800  # 2000-01-01T00:00:00Z
@@ -68,3 +70,14 @@ def stream_archive(entries: list[tuple[str, str, int]], storage) -> Iterator[byt
     end = 2 * BLOCK
     end += -(written + end) % RECORD
     yield b"\0" * end
+
+
+def archive_response(export, storage, *, suffix: str = "") -> StreamingHttpResponse:
+    """The whole export folder as a streamed .tar download with an exact Content-Length."""
+    entries = members(export, storage)
+    response = StreamingHttpResponse(
+        stream_archive(entries, storage), content_type="application/x-tar"
+    )
+    response["Content-Length"] = str(archive_size(entries))
+    response["Content-Disposition"] = f'attachment; filename="{archive_root(export)}{suffix}.tar"'
+    return response

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from labeling.projects.access import get_project_for
 from labeling.projects.models import Membership
 
-from .archive import archive_root, archive_size, members, stream_archive
+from .archive import archive_response, archive_root
 from .compare import compare_exports
 from .forms import ExportForm
 from .models import Export
@@ -142,14 +142,7 @@ def export_archive(request: HttpRequest, slug: str, version: int) -> StreamingHt
     export = _done(request, slug, version)
     if (gone := _withdrawn_or_logged(request, export)) is not None:
         return gone
-    storage = exports_storage()
-    entries = members(export, storage)
-    response = StreamingHttpResponse(
-        stream_archive(entries, storage), content_type="application/x-tar"
-    )
-    response["Content-Length"] = str(archive_size(entries))
-    response["Content-Disposition"] = f'attachment; filename="{archive_root(export)}.tar"'
-    return response
+    return archive_response(export, exports_storage())
 
 
 @require_http_methods(["GET"])

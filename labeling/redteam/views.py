@@ -13,13 +13,12 @@ from django.http import (
     HttpRequest,
     HttpResponse,
     HttpResponseGone,
-    StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from labeling.core import audit
-from labeling.datasets.archive import archive_root, archive_size, members, stream_archive
+from labeling.datasets.archive import archive_response
 from labeling.datasets.services import exports_storage
 from labeling.generation.services import endpoints_for
 from labeling.judging.services import accept_notice, notice_pending
@@ -351,11 +350,4 @@ def export_archive(request: HttpRequest, slug: str, version: int) -> HttpRespons
         allow_download(export=export, user=request.user, name="archive")
     except ExportWithdrawn as exc:
         return HttpResponseGone(str(exc))
-    storage = exports_storage()
-    entries = members(export, storage)
-    response = StreamingHttpResponse(
-        stream_archive(entries, storage), content_type="application/x-tar"
-    )
-    response["Content-Length"] = str(archive_size(entries))
-    response["Content-Disposition"] = f'attachment; filename="{archive_root(export)}-redteam.tar"'
-    return response
+    return archive_response(export, exports_storage(), suffix="-redteam")
