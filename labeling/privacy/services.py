@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from labeling.core import audit
 from labeling.judging.models import Assignment, CandidateFlag, Item, Judgment
+from labeling.judging.rollups import rebuild_rollups
 from labeling.judging.services import release_item_leases
 from labeling.projects.models import Candidate, Project, Prompt
 from labeling.projects.taxonomy import DELETED_BIT
@@ -260,8 +261,12 @@ def purge_deleted(*, now: datetime | None = None) -> dict[str, int]:
     for export in withdrawn:
         delete_export_files(export=export)
         counts["export_files"] += 1
+    projects = list(Project.objects.filter(prompts__in=expired).distinct())
     with transaction.atomic():
         Item.objects.filter(prompt__in=expired).delete()
         expired.delete()
+        # The dashboard's rollups counted the judgments that went with those items.
+        for project in projects:
+            rebuild_rollups(project=project)
     audit.record(action="purge", **counts)
     return counts

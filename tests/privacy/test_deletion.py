@@ -10,7 +10,7 @@ from labeling.core.models import AuditEvent
 from labeling.datasets.models import Export
 from labeling.datasets.options import FORMATS
 from labeling.judging import services as judging
-from labeling.judging.models import Item, Judgment
+from labeling.judging.models import Item, Judgment, TrainerDay
 from labeling.privacy import services
 from labeling.privacy.models import DeletionRequest
 from labeling.projects.models import Candidate, Prompt
@@ -138,6 +138,8 @@ def test_the_retention_purge_removes_rows_after_the_window_only(
     assert not Prompt.objects.filter(pk=judged[1].prompt_id).exists()
     assert not Candidate.objects.filter(prompt_id=judged[1].prompt_id).exists()
     assert Judgment.objects.count() == 2
+    # The dashboard stops counting the purged judgment too.
+    assert sum(TrainerDay.objects.filter(project=project).values_list("judgments", flat=True)) == 2
     assert not (folder_of(exports_dir, earlier) / "data").exists() or not any(
         (folder_of(exports_dir, earlier) / "data").iterdir()
     )
