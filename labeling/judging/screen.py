@@ -34,6 +34,8 @@ class ScoreRow:
     selected: str
     anchors: str  # the dimension's anchor texts, as HTML (built once per dimension)
     error: str = ""
+    position: int = 0  # the row's place in its response (data-dim)
+    cursor: bool = False  # the keyboard cursor starts here (first row of the first response)
 
     @property
     def inputs(self) -> str:
@@ -46,6 +48,17 @@ class ScoreRow:
                 f"{' checked' if str(v) == self.selected else ''}><span>{v}</span></label>"
                 for v in SCALE
             )
+        )
+
+    def html(self, letter: str) -> str:
+        """The whole row (name, scale, anchors) as HTML, escaped once, without a template."""
+        name = escape(self.dimension.name)
+        anchors = f'<div class="anchors">{self.anchors}</div>' if self.anchors else ""
+        return (
+            f'<div class="score-row{" cursor" if self.cursor else ""}" data-dim="{self.position}">'
+            f'<span class="dim" title="{escape(self.dimension.description)}">{name}</span>'
+            f'<fieldset class="scale" aria-label="{name} of response {escape(letter)}">'
+            f"{self.inputs}</fieldset>{anchors}</div>"
         )
 
 
@@ -111,6 +124,11 @@ class ResponseView:
     def flag_inputs(self) -> str:
         return flag_inputs(self.flags)
 
+    @property
+    def scores_html(self) -> str:
+        """The response's score rows as HTML (a template loop per row cost more than this)."""
+        return mark_safe("".join(row.html(self.letter) for row in self.score_rows))  # noqa: S308
+
 
 @dataclass
 class StrengthOption:
@@ -118,6 +136,25 @@ class StrengthOption:
     label: str
     shortcut: str
     checked: bool
+
+    @property
+    def html(self) -> str:
+        return (
+            f'<label><input type="radio" name="preference" value="{escape(self.value)}" '
+            f'data-strength-key="{escape(self.shortcut)}"{" checked" if self.checked else ""}>'
+            f"<span>{escape(self.label)}<kbd>{escape(self.shortcut.upper())}</kbd></span></label>"
+        )
+
+
+@lru_cache(maxsize=1)
+def skip_options() -> str:
+    """The skip reasons as <option> elements (the same on every screen)."""
+    return mark_safe(  # noqa: S308 - every interpolated value is escaped
+        "".join(
+            f'<option value="{escape(v)}">{escape(str(label))}</option>'
+            for v, label in SKIP_REASONS
+        )
+    )
 
 
 @dataclass
@@ -137,6 +174,15 @@ class Screen:
     @property
     def is_pair(self) -> bool:
         return self.project.mode == Project.Mode.PAIRWISE
+
+    @property
+    def strength_html(self) -> str:
+        """The pairwise scale's seven options as HTML."""
+        return mark_safe("".join(o.html for o in self.strength_options))  # noqa: S308
+
+    @property
+    def skip_options(self) -> str:
+        return skip_options()
 
 
 def answer_as_post(judgment, dimensions) -> QueryDict:
@@ -202,8 +248,10 @@ def build_screen(
                         field=score_field(cid, d.key),
                         selected=posted.get(score_field(cid, d.key), "") if posted else "",
                         anchors=anchors[d.pk],
+                        position=position,
+                        cursor=index == 0 and position == 0,
                     )
-                    for d in dimensions
+                    for position, d in enumerate(dimensions)
                 ],
                 flags=[
                     FlagBox(
