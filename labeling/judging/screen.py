@@ -93,9 +93,13 @@ def flag_inputs(boxes: list[FlagBox]) -> str:
 
 
 def anchors_html(dimension) -> str:
-    return format_html_join(
-        "", "<span><b>{}</b> {}</span>", ((v, text) for v, text in dimension.anchor_rows())
-    )
+    return _anchors_html(tuple(dimension.anchor_rows()))
+
+
+@lru_cache(maxsize=512)
+def _anchors_html(rows: tuple[tuple[int, str], ...]) -> str:
+    """A dimension's anchor texts as HTML, escaped once per distinct set of anchors."""
+    return format_html_join("", "<span><b>{}</b> {}</span>", rows)
 
 
 def _candidates(ids: list[int]) -> dict[int, Candidate]:

@@ -15,49 +15,74 @@ from .services import judged_today
 __all__ = ["get_assignment_for", "judged_today", "rubric", "waiting_for"]
 
 
+@cache
+def _columns(model, alias: str, vendor: str) -> tuple[str, list[str], list]:
+    """A model's concrete columns under a table alias, with each field's value converters
+    (what the ORM applies to a fetched row), built once per process and database vendor."""
+    names, attnames, converters = [], [], []
+    for f in model._meta.concrete_fields:
+        names.append(f"{alias}.{connection.ops.quote_name(f.column)}")
+        col = f.get_col(model._meta.db_table)
+        attnames.append(f.attname)
+        converters.append(
+            (col, connection.ops.get_db_converters(col) + col.get_db_converters(connection))
+        )
+    return ", ".join(names), attnames, converters
+
+
+def _instance(model, alias: str, row, at: int):
+    """The model instance whose columns (as `_columns` lists them) start at row[at]."""
+    _, attnames, converters = _columns(model, alias, connection.vendor)
+    values = []
+    for i, (col, funcs) in enumerate(converters, start=at):
+        value = row[i]
+        for func in funcs:
+            value = func(value, col, connection)
+        values.append(value)
+    return model.from_db(connection.alias, attnames, values)
+
+
+def _select(model, alias: str) -> str:
+    return _columns(model, alias, connection.vendor)[0]
+
+
 def rubric(project: Project) -> tuple[list[Dimension], list[Flag]]:
     """`project.rubric()` (active dimensions and flags, once per request) in two plain
     queries: the labeling pages read it on every submit."""
     if not hasattr(project, "_rubric"):
-        dimensions = Dimension.objects.raw(
-            "SELECT * FROM projects_dimension WHERE project_id = %s AND is_active "
-            "ORDER BY position, id",
-            [project.pk],
-        )
-        flags = Flag.objects.raw(
-            "SELECT * FROM projects_flag WHERE project_id = %s ORDER BY position, id",
-            [project.pk],
-        )
-        project._rubric = (list(dimensions), list(flags))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {_select(Dimension, 'd')} FROM projects_dimension d "
+                "WHERE d.project_id = %s AND d.is_active ORDER BY d.position, d.id",
+                [project.pk],
+            )
+            dimensions = [_instance(Dimension, "d", row, 0) for row in cursor.fetchall()]
+            cursor.execute(
+                f"SELECT {_select(Flag, 'f')} FROM projects_flag f "
+                "WHERE f.project_id = %s ORDER BY f.position, f.id",
+                [project.pk],
+            )
+            flags = [_instance(Flag, "f", row, 0) for row in cursor.fetchall()]
+        project._rubric = (dimensions, flags)
     return project.rubric()
 
 
 # The assignment with its item, project and prompt, in one plain statement: the submit reads
 # it first on every judgment, and compiling the equivalent ORM join cost more than running it.
 _JOINED = (("a", Assignment), ("i", Item), ("pj", Project), ("pr", Prompt))
+_ASSIGNMENT_SQL = (
+    "SELECT {columns} FROM judging_assignment a "
+    "JOIN judging_item i ON i.id = a.item_id "
+    "JOIN projects_project pj ON pj.id = i.project_id "
+    "JOIN projects_prompt pr ON pr.id = i.prompt_id "
+    "WHERE a.code = %s AND a.trainer_id = %s AND EXISTS (SELECT 1 FROM projects_membership m "
+    "WHERE m.project_id = i.project_id AND m.user_id = %s AND m.role = %s)"
+)
 
 
 @cache
-def _assignment_query(vendor: str) -> tuple[str, list]:
-    """The statement and, per model, its fields with their value converters (built once)."""
-    columns, models = [], []
-    for alias, model in _JOINED:
-        fields = []
-        for f in model._meta.concrete_fields:
-            columns.append(f"{alias}.{connection.ops.quote_name(f.column)}")
-            col = f.get_col(model._meta.db_table)
-            converters = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
-            fields.append((f.attname, converters, col))
-        models.append((model, fields))
-    sql = (
-        f"SELECT {', '.join(columns)} FROM judging_assignment a "
-        "JOIN judging_item i ON i.id = a.item_id "
-        "JOIN projects_project pj ON pj.id = i.project_id "
-        "JOIN projects_prompt pr ON pr.id = i.prompt_id "
-        "WHERE a.code = %s AND a.trainer_id = %s AND EXISTS (SELECT 1 FROM projects_membership m "
-        "WHERE m.project_id = i.project_id AND m.user_id = %s AND m.role = %s)"
-    )
-    return sql, models
+def _assignment_sql(vendor: str) -> str:
+    return _ASSIGNMENT_SQL.format(columns=", ".join(_select(m, a) for a, m in _JOINED))
 
 
 def get_assignment_for(user, code) -> Assignment:
@@ -68,22 +93,18 @@ def get_assignment_for(user, code) -> Assignment:
         code = Assignment._meta.get_field("code").get_db_prep_value(code, connection)
     except (ValidationError, ValueError) as exc:
         raise Http404("No such assignment") from exc
-    sql, models = _assignment_query(connection.vendor)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [code, user.pk, user.pk, Membership.Role.TRAINER.value])
+        cursor.execute(
+            _assignment_sql(connection.vendor),
+            [code, user.pk, user.pk, Membership.Role.TRAINER.value],
+        )
         row = cursor.fetchone()
     if row is None:
         raise Http404("No such assignment")
     instances, at = [], 0
-    for model, fields in models:
-        values = []
-        for _, converters, col in fields:
-            value = row[at]
-            for converter in converters:
-                value = converter(value, col, connection)
-            values.append(value)
-            at += 1
-        instances.append(model.from_db(connection.alias, [f[0] for f in fields], values))
+    for alias, model in _JOINED:
+        instances.append(_instance(model, alias, row, at))
+        at += len(model._meta.concrete_fields)
     assignment, item, project, prompt = instances
     Assignment.item.field.set_cached_value(assignment, item)
     Item.project.field.set_cached_value(item, project)
