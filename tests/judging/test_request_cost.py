@@ -23,6 +23,9 @@ def _statements(ctx) -> list[str]:
 def test_a_submit_stores_the_judgment_and_leases_the_next_item_in_one_commit(
     client, project, trainer
 ):
+    # The ordinary path: a gold draw (the default rate is 1 in 10) would add one look-up.
+    project.gold_rate = 0
+    project.save(update_fields=["gold_rate"])
     make_item(project, prompt="first")
     make_item(project, prompt="second")
     client.login(username=trainer.username, password=PASSWORD)
