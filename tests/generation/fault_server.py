@@ -22,6 +22,28 @@ SLOW = 0.3
 HANG = 3.0
 
 
+class JSONHandler(BaseHTTPRequestHandler):
+    """Quiet HTTP/1.1 handler that answers JSON; a client that gave up is no error."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args) -> None:  # keep the test output quiet
+        pass
+
+    def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
+        data = json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (a timeout or hang case)
+
+
 class FaultServer:
     def __init__(self, *, slow: float = SLOW, hang: float = HANG) -> None:
         self.slow = slow
@@ -61,12 +83,7 @@ class FaultServer:
     def _handler(self):
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:  # keep the test output quiet
-                pass
-
+        class Handler(JSONHandler):
             def do_GET(self) -> None:
                 self._send(200, {"object": "list", "data": [{"id": "ok"}]})
 
@@ -127,18 +144,5 @@ class FaultServer:
                         "usage": {"prompt_tokens": 7, "completion_tokens": 11, "total_tokens": 18},
                     },
                 )  # fmt: skip
-
-            def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
-                data = json.dumps(payload).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("content-type", "application/json")
-                    self.send_header("content-length", str(len(data)))
-                    for name, value in (headers or {}).items():
-                        self.send_header(name, value)
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (the hang case)
 
         return Handler
