@@ -16,7 +16,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from labeling.judging.models import Item, ItemCandidate
-from labeling.judging.services import quarantine_prompt
+from labeling.judging.services import mark_candidate_harm, quarantine_prompt
 from labeling.projects.models import Candidate, Project
 from labeling.projects.taxonomy import QUARANTINE_KEY, harm_mask
 
@@ -230,12 +230,8 @@ def record_verdict(
 def mark_harmful(*, candidate_id: int, keys: list[str], moderation: ModerationEndpoint) -> None:
     """Give a candidate and its items the harm bits a trainer's flag would; route; quarantine."""
     candidate = Candidate.objects.select_for_update().select_related("prompt").get(pk=candidate_id)
-    mask = harm_mask(keys)
-    items = Item.objects.filter(candidates=candidate_id)
-    if mask:
-        Candidate.objects.filter(pk=candidate_id).update(harm_mask=F("harm_mask").bitor(mask))
-        items.update(harm_mask=F("harm_mask").bitor(mask))
-    _route(items=items, moderation=moderation)
+    mark_candidate_harm(candidate_id=candidate_id, mask=harm_mask(keys))
+    _route(items=Item.objects.filter(candidates=candidate_id), moderation=moderation)
     if QUARANTINE_KEY in keys:
         quarantine_prompt(
             prompt_id=candidate.prompt_id, actor=None, reason="screened by the moderation endpoint"

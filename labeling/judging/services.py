@@ -691,12 +691,17 @@ def _propagate_flags(*, item: Item, answer: JudgmentInput, trainer) -> None:
     for cid, key in answer.flags:
         by_candidate.setdefault(cid, set()).add(key)
     for cid, keys in by_candidate.items():
-        mask = harm_mask(keys)
-        if mask:
-            Candidate.objects.filter(pk=cid).update(harm_mask=F("harm_mask").bitor(mask))
-            Item.objects.filter(candidates=cid).update(harm_mask=F("harm_mask").bitor(mask))
+        mark_candidate_harm(candidate_id=cid, mask=harm_mask(keys))
     if any(QUARANTINE_KEY in keys for keys in by_candidate.values()):
         quarantine_prompt(prompt_id=item.prompt_id, actor=trainer, reason="flagged by a trainer")
+
+
+def mark_candidate_harm(*, candidate_id: int, mask: int) -> None:
+    """Add harm bits to a candidate and every item showing it (opt-in routing and the content
+    warning read them), whoever found the harm: a trainer's flag or a screening."""
+    if mask:
+        Candidate.objects.filter(pk=candidate_id).update(harm_mask=F("harm_mask").bitor(mask))
+        Item.objects.filter(candidates=candidate_id).update(harm_mask=F("harm_mask").bitor(mask))
 
 
 QUARANTINE_BIT = HARM_BITS[QUARANTINE_KEY]
