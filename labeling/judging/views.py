@@ -35,7 +35,7 @@ def home(request: HttpRequest) -> HttpResponse:
     rows = []
     for m in memberships:
         row = {"membership": m, "project": m.project}
-        if m.role == TRAINER:
+        if m.role == TRAINER and not m.project.is_red_team:  # red teams have no queue
             row["waiting"] = selectors.waiting_for(request.user, m.project)
             row["today"] = selectors.judged_today(request.user, m.project)
         rows.append(row)
