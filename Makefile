@@ -13,8 +13,22 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# llama-cpp-python compiles llama.cpp from source. A native build (-march=native) uses every
+# instruction of the building CPU, AMX and AVX-512 included, and crashed (SIGSEGV on prompt
+# evaluation) on a machine of this workplace whose CPU reports AMX. So it is built once for
+# AVX2/FMA/F16C, which every x86-64 machine here has, into a wheel directory of its own keyed
+# by those flags (pip's own cache is keyed by the sdist only, so it would hand back a native
+# build), and installed from there.
+LLAMA_VERSION := 0.3.36
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+LLAMA_WHEELS ?= $(HOME)/.cache/labeling/llama-cpp-python-$(LLAMA_VERSION)-avx2
+
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev,local-model]'
+	@if [ "$$(uname -m)" = x86_64 ] && ! ls $(LLAMA_WHEELS)/*.whl >/dev/null 2>&1; then \
+	  echo "Building llama-cpp-python $(LLAMA_VERSION) for AVX2 (once per machine, 6-9 minutes)"; \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip wheel --quiet --no-cache-dir --no-deps \
+	    -w $(LLAMA_WHEELS) 'llama-cpp-python==$(LLAMA_VERSION)'; fi
+	$(BIN)/pip install --quiet --find-links $(LLAMA_WHEELS) -e '.[dev,local-model]'
 	@touch $(STAMP)
 
 install: $(STAMP)
