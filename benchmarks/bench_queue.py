@@ -134,6 +134,9 @@ def server_env(db_url: str) -> dict:
     return env
 
 
+SERVER_ENV_KEYS = ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "LOG_LEVEL", "REDIS_URL")
+
+
 def migrate(env: dict) -> None:
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
@@ -332,7 +335,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(env: dict, port: int, workers: int, threads: int) -> subprocess.Popen:
+def start_gunicorn(env: dict, port: int, workers: int | None, threads: int | None):
+    """gunicorn with the production config (README); `workers`/`threads` override it."""
     cmd = [
         sys.executable,
         "-m",
@@ -342,11 +346,11 @@ def start_gunicorn(env: dict, port: int, workers: int, threads: int) -> subproce
         str(ROOT / "scripts" / "gunicorn.conf.py"),  # the production settings (README)
         "--bind",
         f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--threads",
-        str(threads),
     ]
+    if workers:
+        cmd += ["--workers", str(workers)]
+    if threads:
+        cmd += ["--threads", str(threads)]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -359,6 +363,23 @@ def start_gunicorn(env: dict, port: int, workers: int, threads: int) -> subproce
             time.sleep(0.2)
     stop_gunicorn(proc)
     raise RuntimeError("gunicorn did not answer within 30 s")
+
+
+def gunicorn_settings(env: dict, args) -> str:
+    """What the config file (under the server's environment) and the overrides amount to."""
+    import runpy
+
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        conf = runpy.run_path(str(ROOT / "scripts" / "gunicorn.conf.py"))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    workers = args.workers or conf["workers"]
+    if conf["worker_class"] == "gthread":
+        return f"{workers} gthread workers × {args.threads or conf['threads']} threads"
+    return f"{workers} {conf['worker_class']} workers"
 
 
 def stop_gunicorn(proc: subprocess.Popen) -> None:
@@ -864,54 +885,91 @@ def dashboard_at_scale(db_url: str, judgments: int, trainers: list[int]) -> dict
 
 
 def in_process(setup: Setup, n: int, profile: bool) -> dict:
-    """`n` htmx submits (each returns the next item) through Django's test client, in this
-    process: CPU ms (time.process_time) and SQL statements per submit, optionally cProfile."""
+    """`n` htmx submits (each returns the next item) through the WSGI application, called in
+    this process the way gunicorn calls it (no test client, no HTTP parsing): CPU ms per
+    submit (time.process_time), SQL statements per submit, optionally a cProfile of CPU."""
     import cProfile
+    import io
     import pstats
 
-    from django.conf import settings
+    from django.core.handlers.wsgi import WSGIHandler
     from django.db import connection
-    from django.test import Client as DjangoClient
     from django.test.utils import CaptureQueriesContext
 
-    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    client = DjangoClient()
-    client.cookies["sessionid"] = setup.sessions[-1]
-    response = client.post(f"/p/{setup.slug}/work/", follow=True)
-    t = Trainer(setup.sessions[-1])
-    _read_item(t, response.content)
+    app = WSGIHandler()
+    # A trainer who has not labeled yet (a --reuse run would otherwise keep one trainer
+    # whose own earlier judgments the claim has to step over).
+    t = Trainer(random.choice(setup.sessions[CLOSED_CLIENTS:]))
+
+    def call(method: str, path: str, body: bytes = b"", headers: dict | None = None):
+        environ = {
+            "REQUEST_METHOD": method,
+            "PATH_INFO": path,
+            "QUERY_STRING": "",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8000",
+            "HTTP_HOST": "127.0.0.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "CONTENT_LENGTH": str(len(body)),
+            "HTTP_COOKIE": t.cookie,
+            "HTTP_X_CSRFTOKEN": CSRF,
+        }
+        for name, value in (headers or {}).items():
+            key = name.upper().replace("-", "_")
+            environ[key if key.startswith("CONTENT_") else f"HTTP_{key}"] = value
+        status = []
+        chunks = app(environ, lambda s, h, exc_info=None: status.append((s, dict(h))))
+        data = b"".join(chunks)
+        if hasattr(chunks, "close"):
+            chunks.close()
+        code, hdrs = int(status[0][0].split()[0]), status[0][1]
+        return code, hdrs.get("Location"), data
+
+    code, location, _ = call("POST", f"/p/{setup.slug}/work/")
+    code, _, body = call("GET", location) if code == 302 else (code, None, _)
+    _read_item(t, body)
 
     def one() -> None:
         a, b = t.candidates[:2]
         form = {f"score-{c}-{d}": "5" for c in (a, b) for d in setup.dims}
         form.update(preference=f"{a}:2", rationale="", elapsed_ms="30000")
-        r = client.post(f"/a/{t.code}/submit/", form, headers={"HX-Request": "true"})
-        if r.status_code != 200:
-            raise RuntimeError(f"submit: HTTP {r.status_code}: {r.content[:300]!r}")
-        _read_item(t, r.content)
+        status, _, html = call(
+            "POST",
+            f"/a/{t.code}/submit/",
+            urlencode(form).encode(),
+            {"HX-Request": "true", "Content-Type": "application/x-www-form-urlencoded"},
+        )
+        if status != 200:
+            raise RuntimeError(f"submit: HTTP {status}: {html[:300]!r}")
+        _read_item(t, html)
 
-    for _ in range(5):  # warm up: imports, template compilation, connection
+    for _ in range(20):  # warm up: imports, template compilation, connection, prepares
         one()
     statements = []
+    with CaptureQueriesContext(connection) as ctx:  # statements counted apart from timing
+        one()
+    statements = len(ctx.captured_queries)
+    last = [q["sql"][:150] for q in ctx.captured_queries]
     prof = cProfile.Profile(time.process_time) if profile else None  # CPU, not waits
     cpu0, wall0 = time.process_time(), time.monotonic()
+    if prof:
+        prof.enable()
     for _ in range(n):
-        with CaptureQueriesContext(connection) as ctx:
-            if prof:
-                prof.enable()
-            one()
-            if prof:
-                prof.disable()
-        statements.append(len(ctx.captured_queries))
+        one()
+    if prof:
+        prof.disable()
     cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
     if prof:
         pstats.Stats(prof).sort_stats("cumulative").print_stats(70)
-        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
-    last = [q["sql"][:150] for q in ctx.captured_queries]
+        pstats.Stats(prof).sort_stats("tottime").print_stats(30)
     return {
         "cpu_ms": 1000 * cpu / n,
         "wall_ms": 1000 * wall / n,
-        "statements": statistics.median(statements),
+        "statements": statements,
         "last_statements": last,
     }
 
@@ -926,10 +984,8 @@ def main() -> int:
     parser.add_argument("--open-seconds", type=float, default=60, help="open loop")
     parser.add_argument("--rate", type=float, default=50, help="open-loop arrivals per second")
     parser.add_argument("--trainers", type=int, default=1500, help="open-loop trainers")
-    parser.add_argument(
-        "--workers", type=int, default=(os.cpu_count() or 1) + 1, help="gunicorn processes"
-    )
-    parser.add_argument("--threads", type=int, default=4, help="gthread threads per process")
+    parser.add_argument("--workers", type=int, help="gunicorn processes (default: its config)")
+    parser.add_argument("--threads", type=int, help="gthread threads (GUNICORN_WORKER_CLASS)")
     parser.add_argument(
         "--dashboard-judgments",
         type=int,
@@ -955,9 +1011,7 @@ def main() -> int:
     if args.reuse:
         db_url = scratch_url()
         env = server_env(db_url)
-        os.environ.update(
-            {k: env[k] for k in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "LOG_LEVEL")}
-        )
+        os.environ.update({k: env[k] for k in SERVER_ENV_KEYS})
         import django
 
         django.setup()
@@ -966,9 +1020,7 @@ def main() -> int:
     else:
         db_url = fresh_database()
         env = server_env(db_url)
-        os.environ.update(
-            {k: env[k] for k in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "LOG_LEVEL")}
-        )
+        os.environ.update({k: env[k] for k in SERVER_ENV_KEYS})
         t = time.monotonic()
         migrate(env)
         import django
@@ -996,7 +1048,7 @@ def main() -> int:
     port = free_port()
     proc = start_gunicorn(env, port, args.workers, args.threads)
     try:
-        print(f"gunicorn: {args.workers} workers × {args.threads} gthread threads on :{port}")
+        print(f"gunicorn on :{port}: {gunicorn_settings(env, args)}")
         closed_trainers = [Trainer(s) for s in setup.sessions[:CLOSED_CLIENTS]]
         # Warm up first (imports, template compilation, one database connection per thread),
         # then measure with the same trainers (each resumes its open lease).

@@ -76,8 +76,23 @@ TEMPLATES = [
 # PostgreSQL through DATABASE_URL; without it an embedded SQLite file in WAL mode.
 SQLITE_PATH = VAR_DIR / "labeling.sqlite3"
 DATABASE_URL = env_str("DATABASE_URL")
+
+
+def postgres_options() -> dict:
+    """psycopg 3 with server-side parameter binding, so that PostgreSQL can keep a connection's
+    frequent statements prepared (parsed and planned once): a labeling request runs the same
+    ~20 statements every time, and planning the claim alone costs ~0.6 ms. Behind a
+    transaction-pooling PgBouncer older than 1.21, set DATABASE_PREPARE_THRESHOLD=off."""
+    threshold = env_str("DATABASE_PREPARE_THRESHOLD", "5")
+    if threshold.strip().lower() in {"off", "none", ""}:
+        return {}
+    return {"server_side_binding": True, "prepare_threshold": int(threshold)}
+
+
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["OPTIONS"] = postgres_options()
 else:
     DATABASES = {
         "default": {

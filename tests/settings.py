@@ -10,6 +10,7 @@ TEST_DATABASE_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/labeling"
 )
 DATABASES = {"default": dj_database_url.parse(TEST_DATABASE_URL)}
+DATABASES["default"]["OPTIONS"] = postgres_options()  # noqa: F405 - as in production
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise RuntimeError(f"The test suite runs on PostgreSQL; TEST_DATABASE_URL={TEST_DATABASE_URL}")
 

@@ -7,6 +7,7 @@ from django.db import connection
 from django.http import Http404
 from django.utils import timezone
 
+from labeling.core.db import model_from_row, select_columns
 from labeling.projects.models import Dimension, Flag, Membership, Project, Prompt
 
 from .models import Assignment, Item, Judgment, Queue
@@ -15,56 +16,41 @@ from .services import judged_today
 __all__ = ["get_assignment_for", "judged_today", "rubric", "waiting_for"]
 
 
-@cache
-def _columns(model, alias: str, vendor: str) -> tuple[str, list[str], list]:
-    """A model's concrete columns under a table alias, with each field's value converters
-    (what the ORM applies to a fetched row), built once per process and database vendor."""
-    names, attnames, converters = [], [], []
-    for f in model._meta.concrete_fields:
-        names.append(f"{alias}.{connection.ops.quote_name(f.column)}")
-        col = f.get_col(model._meta.db_table)
-        attnames.append(f.attname)
-        converters.append(
-            (col, connection.ops.get_db_converters(col) + col.get_db_converters(connection))
-        )
-    return ", ".join(names), attnames, converters
-
-
-def _instance(model, alias: str, row, at: int):
-    """The model instance whose columns (as `_columns` lists them) start at row[at]."""
-    _, attnames, converters = _columns(model, alias, connection.vendor)
-    values = []
-    for i, (col, funcs) in enumerate(converters, start=at):
-        value = row[i]
-        for func in funcs:
-            value = func(value, col, connection)
-        values.append(value)
-    return model.from_db(connection.alias, attnames, values)
-
-
-def _select(model, alias: str) -> str:
-    return _columns(model, alias, connection.vendor)[0]
+_RUBRICS: dict[tuple[int, int], tuple[list, list]] = {}
 
 
 def rubric(project: Project) -> tuple[list[Dimension], list[Flag]]:
-    """`project.rubric()` (active dimensions and flags, once per request) in two plain
-    queries: the labeling pages read it on every submit."""
+    """`project.rubric()` (active dimensions and flags), kept in memory per project and
+    rubric version: every submit and labeling page needs it, and it changes only through
+    `projects.services.set_dimensions`/`set_flags`, which bump the version. The instances
+    are shared between requests and threads: read them, never change them."""
     if not hasattr(project, "_rubric"):
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT {_select(Dimension, 'd')} FROM projects_dimension d "
-                "WHERE d.project_id = %s AND d.is_active ORDER BY d.position, d.id",
-                [project.pk],
-            )
-            dimensions = [_instance(Dimension, "d", row, 0) for row in cursor.fetchall()]
-            cursor.execute(
-                f"SELECT {_select(Flag, 'f')} FROM projects_flag f "
-                "WHERE f.project_id = %s ORDER BY f.position, f.id",
-                [project.pk],
-            )
-            flags = [_instance(Flag, "f", row, 0) for row in cursor.fetchall()]
-        project._rubric = (dimensions, flags)
+        key = (project.pk, project.rubric_version)
+        cached = _RUBRICS.get(key)
+        if cached is None:
+            cached = _read_rubric(project.pk)
+            if len(_RUBRICS) >= 1024:  # many projects in one process: start again
+                _RUBRICS.clear()
+            _RUBRICS[key] = cached
+        project._rubric = cached
     return project.rubric()
+
+
+def _read_rubric(project_id: int) -> tuple[list[Dimension], list[Flag]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {select_columns(Dimension, 'd')} FROM projects_dimension d "
+            "WHERE d.project_id = %s AND d.is_active ORDER BY d.position, d.id",
+            [project_id],
+        )
+        dimensions = [model_from_row(Dimension, "d", row, 0) for row in cursor.fetchall()]
+        cursor.execute(
+            f"SELECT {select_columns(Flag, 'f')} FROM projects_flag f "
+            "WHERE f.project_id = %s ORDER BY f.position, f.id",
+            [project_id],
+        )
+        flags = [model_from_row(Flag, "f", row, 0) for row in cursor.fetchall()]
+    return dimensions, flags
 
 
 # The assignment with its item, project and prompt, in one plain statement: the submit reads
@@ -82,7 +68,7 @@ _ASSIGNMENT_SQL = (
 
 @cache
 def _assignment_sql(vendor: str) -> str:
-    return _ASSIGNMENT_SQL.format(columns=", ".join(_select(m, a) for a, m in _JOINED))
+    return _ASSIGNMENT_SQL.format(columns=", ".join(select_columns(m, a) for a, m in _JOINED))
 
 
 def get_assignment_for(user, code) -> Assignment:
@@ -103,7 +89,7 @@ def get_assignment_for(user, code) -> Assignment:
         raise Http404("No such assignment")
     instances, at = [], 0
     for alias, model in _JOINED:
-        instances.append(_instance(model, alias, row, at))
+        instances.append(model_from_row(model, alias, row, at))
         at += len(model._meta.concrete_fields)
     assignment, item, project, prompt = instances
     Assignment.item.field.set_cached_value(assignment, item)

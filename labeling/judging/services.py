@@ -19,6 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from labeling.core import audit
+from labeling.core.db import model_from_row, pipelined, select_columns
 from labeling.projects.models import Candidate, Membership, Project, Prompt
 from labeling.projects.taxonomy import HARM_BITS, QUARANTINE_KEY, harm_mask
 
@@ -215,15 +216,18 @@ class _SameItemTwice(Exception):
     """The trainer's other tab leased this item a moment ago (the UNIQUE constraint held)."""
 
 
-def _new_assignment(item_id: int, trainer, project: Project, now: datetime) -> Assignment:
-    """Insert the lease in one statement (no ORM save machinery on the claim's hot path)."""
+def _new_assignment(
+    item_id: int, trainer, project: Project, now: datetime, *, order: list[int] | None = None
+) -> Assignment:
+    """Insert the lease in one statement (no ORM save machinery on the claim's hot path),
+    showing the responses in `order` (by default a fresh shuffle of the item's)."""
     assignment = Assignment(
         code=uuid.uuid4(),
         item_id=item_id,
         trainer=trainer,
         status=Assignment.Status.LEASED,
         lease_expires_at=_lease_end(project, now),
-        display_order=_display_order(item_id),
+        display_order=order if order is not None else _display_order(item_id),
         skip_reason="",
         created_at=now,
         updated_at=now,
@@ -262,24 +266,53 @@ def _for_update(of: str, *, skip_locked: bool = False) -> str:
 
 
 _RESUME_SQL = """
-SELECT a.* FROM judging_assignment a JOIN judging_item i ON i.id = a.item_id
+SELECT {columns} FROM judging_assignment a JOIN judging_item i ON i.id = a.item_id
 WHERE a.trainer_id = %s AND i.project_id = %s AND a.status IN (%s, %s)
 ORDER BY a.created_at LIMIT 1{lock}
 """
 
 
-def _resume(trainer, project: Project, now: datetime) -> Assignment | None:
-    """The trainer's own open lease (renewed if it lapsed unswept), or a returned judgment."""
-    sql = _RESUME_SQL.format(lock=_for_update("a"))
-    params = [trainer.pk, project.pk, Assignment.Status.LEASED, Assignment.Status.RETURNED]
-    own = next(iter(Assignment.objects.raw(sql, params)), None)
-    if own is None:
-        return None
+def _renewed(own: Assignment, project: Project, now: datetime) -> Assignment:
+    """The trainer's own open lease or returned judgment, renewed if it lapsed unswept."""
     if own.status == Assignment.Status.RETURNED or own.lease_expires_at <= now:
         # A lapsed lease that the sweep has not reclaimed still holds its slot: renew it.
         own.lease_expires_at = _lease_end(project, now)
         own.save(update_fields=["lease_expires_at", "updated_at"])
     return own
+
+
+_MEMBERSHIP_SQL = (
+    "SELECT {columns} FROM projects_membership m WHERE m.project_id = %s AND m.user_id = %s"
+)
+
+
+def _trainer_state(trainer, project: Project) -> tuple[Assignment | None, Membership, list[int]]:
+    """What a claim starts from, read in one round trip: the trainer's own open lease or
+    returned judgment (locked), their membership, and the ids of the open queues they may
+    draw from, highest priority first."""
+    own_sql = _RESUME_SQL.format(columns=select_columns(Assignment, "a"), lock=_for_update("a"))
+    own_params = [trainer.pk, project.pk, Assignment.Status.LEASED, Assignment.Status.RETURNED]
+    cursors = [connection.cursor() for _ in range(3)]
+    try:
+        own_cur, member_cur, queue_cur = cursors
+        with pipelined():
+            own_cur.execute(own_sql, own_params)
+            member_cur.execute(
+                _MEMBERSHIP_SQL.format(columns=select_columns(Membership, "m")),
+                [project.pk, trainer.pk],
+            )
+            queue_cur.execute(_QUEUES_SQL, [project.pk, trainer.pk])
+        own_row, member_row = own_cur.fetchone(), member_cur.fetchone()
+        queues = [row[0] for row in queue_cur.fetchall()]
+    finally:
+        for cursor in cursors:
+            cursor.close()
+    if member_row is None:
+        raise Membership.DoesNotExist("The trainer is not a member of this project")
+    membership = model_from_row(Membership, "m", member_row, 0)
+    membership.project = project
+    own = model_from_row(Assignment, "a", own_row, 0) if own_row is not None else None
+    return own, membership, queues
 
 
 def _readable(items, allowed_mask: int):
@@ -315,22 +348,41 @@ WHERE open_slots > 0 AND id = (
     SELECT i.id FROM judging_item i WHERE {_OPEN_FOR_TRAINER.format(queues="= %s")}
     ORDER BY i.priority DESC, i.open_slots, i.id
     LIMIT 1{{lock}})
-RETURNING id
+RETURNING id, {{candidates}}
 """
+
+# The claimed item's responses in slot order, returned by the claim itself (one round trip
+# less): an array on PostgreSQL, comma-separated text on SQLite.
+_CANDIDATES_SQL = {
+    "postgresql": "ARRAY(SELECT c.candidate_id FROM judging_itemcandidate c "
+    "WHERE c.item_id = judging_item.id ORDER BY c.slot)",
+    "sqlite": "(SELECT group_concat(candidate_id) FROM (SELECT c.candidate_id "
+    "FROM judging_itemcandidate c WHERE c.item_id = judging_item.id ORDER BY c.slot))",
+}
+
+
+def _as_ids(value) -> list[int]:
+    if isinstance(value, str):
+        return [int(x) for x in value.split(",") if x]
+    return list(value or [])
 
 
 def _claim_from_queue(
     trainer, queue_id: int, project: Project, now: datetime, allowed_mask: int
 ) -> Assignment | None:
     """Lock the best open item of one queue (skipping rows others hold) and lease it."""
-    sql = _CLAIM_SQL.format(lock=_for_update("i", skip_locked=True))
+    sql = _CLAIM_SQL.format(
+        lock=_for_update("i", skip_locked=True), candidates=_CANDIDATES_SQL[connection.vendor]
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, [queue_id, ~allowed_mask, trainer.pk])
         row = cursor.fetchone()
     if row is None:
         return None
+    order = _as_ids(row[1])
+    _random.shuffle(order)
     try:
-        return _new_assignment(row[0], trainer, project, now)
+        return _new_assignment(row[0], trainer, project, now, order=order)
     except _SameItemTwice:
         with connection.cursor() as cursor:  # give the slot back before trying again
             cursor.execute(
@@ -347,26 +399,6 @@ WHERE q.project_id = %s AND NOT q.is_paused AND (NOT q.restricted OR EXISTS (
     SELECT 1 FROM judging_queue_trainers t WHERE t.queue_id = q.id AND t.user_id = %s))
 ORDER BY q.priority DESC, q.id
 """
-
-
-def _eligible_queues(trainer, project: Project) -> list[int]:
-    """Ids of the open queues the trainer may draw from, highest priority first."""
-    with connection.cursor() as cursor:
-        cursor.execute(_QUEUES_SQL, [project.pk, trainer.pk])
-        return [row[0] for row in cursor.fetchall()]
-
-
-def _membership(trainer, project: Project) -> Membership:
-    membership = next(
-        iter(
-            Membership.objects.raw(
-                "SELECT * FROM projects_membership WHERE project_id = %s AND user_id = %s",
-                [project.pk, trainer.pk],
-            )
-        )
-    )
-    membership.project = project
-    return membership
 
 
 def claim_next(
@@ -394,10 +426,9 @@ def claim_next(
 
 
 def _claim(trainer, project: Project, now: datetime, wait: bool) -> Assignment | None:
-    resumed = _resume(trainer, project, now)
-    if resumed is not None:
-        return resumed
-    membership = _membership(trainer, project)
+    own, membership, queues = _trainer_state(trainer, project)
+    if own is not None:
+        return _renewed(own, project, now)
     if membership.is_paused or membership.qualification_failed_at:
         return None
     allowed = trainer.harm_opt_in_mask
@@ -414,7 +445,6 @@ def _claim(trainer, project: Project, now: datetime, wait: bool) -> Assignment |
         gold = _claim_gold(trainer, project, now, allowed)
         if gold is not None:
             return gold
-    queues = _eligible_queues(trainer, project)
     for queue_id in queues:
         assignment = _claim_from_queue(trainer, queue_id, project, now, allowed)
         if assignment is not None:
@@ -467,21 +497,29 @@ def _snapshot(judgment: Judgment) -> dict:
     }
 
 
-def _write_answer(judgment_id: int, answer: JudgmentInput) -> None:
-    """The scores and flags of an answer, one multi-row INSERT each."""
+def _write_answer(
+    answer: JudgmentInput, *, judgment_id: int | None = None, assignment_id: int | None = None
+) -> None:
+    """The scores and flags of an answer, one multi-row INSERT each. The judgment is named by
+    its id, or by its assignment's (when sent in one pipeline with the judgment's INSERT,
+    before its id has come back)."""
+    if judgment_id is not None:
+        ref, ref_param = "%s", judgment_id
+    else:
+        ref, ref_param = "(SELECT id FROM judging_judgment WHERE assignment_id = %s)", assignment_id
     with connection.cursor() as cursor:
         if answer.scores:
-            rows = [(judgment_id, c, d, v) for (c, d), v in sorted(answer.scores.items())]
+            rows = [(ref_param, c, d, v) for (c, d), v in sorted(answer.scores.items())]
             cursor.execute(
                 "INSERT INTO judging_score (judgment_id, candidate_id, dimension_id, value) "
-                "VALUES " + ", ".join(["(%s, %s, %s, %s)"] * len(rows)),
+                "VALUES " + ", ".join([f"({ref}, %s, %s, %s)"] * len(rows)),
                 [x for row in rows for x in row],
             )
         if answer.flags:
-            rows = [(judgment_id, c, k) for c, k in sorted(answer.flags)]
+            rows = [(ref_param, c, k) for c, k in sorted(answer.flags)]
             cursor.execute(
                 "INSERT INTO judging_candidateflag (judgment_id, candidate_id, key) "
-                "VALUES " + ", ".join(["(%s, %s, %s)"] * len(rows)),
+                "VALUES " + ", ".join([f"({ref}, %s, %s)"] * len(rows)),
                 [x for row in rows for x in row],
             )
 
@@ -609,80 +647,89 @@ def _store_judgment(trainer, assignment: Assignment, answer: JudgmentInput) -> J
     )
     if is_gold or status == Assignment.Status.RETURNED:
         item = Item.objects.select_related("project").get(pk=item_id)  # the rare paths
-    tally = None
     if status == Assignment.Status.RETURNED:
         judgment = _revise(Judgment.objects.get(assignment_id=assignment.pk), answer, item.project)
-    else:
-        counts = True
-        with connection.cursor() as cursor:
-            if is_gold:
-                pass
-            elif status == Assignment.Status.LEASED:
-                cursor.execute(
-                    "UPDATE judging_item SET n_leases = n_leases - 1, "
-                    "n_judgments = n_judgments + 1 WHERE id = %s",
-                    [item_id],
-                )
-            elif open_slots > 0:  # expired or released, and the item still has room
-                cursor.execute(
-                    "UPDATE judging_item SET open_slots = open_slots - 1, "
-                    "n_judgments = n_judgments + 1 WHERE id = %s",
-                    [item_id],
-                )
-            else:
-                counts = False
-        judgment = Judgment(
-            assignment_id=assignment.pk,
-            preferred_id=answer.preferred_id,
-            strength=answer.strength,
-            ranking=answer.ranking,
-            all_bad=answer.all_bad,
-            rationale=answer.rationale,
-            time_spent_ms=answer.time_spent_ms,
-            shown_order=shown,
-            guideline_version=guidelines_version,
-            counts=counts,
-            gold_correct=gold_is_correct(item, answer) if is_gold else None,
-            created_at=now,
-            updated_at=now,
-        )
-        sql, params = _insert_sql(judgment)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            judgment.pk = cursor.fetchone()[0]
-        judgment._state.adding = False
-        judgment._state.db = "default"
-        _write_answer(judgment.pk, answer)
-        tally = {
-            "project_id": project_id,
-            "time_zone": time_zone,
-            "trainer_id": trainer.pk,
-            "queue_id": queue_id,
-            "now": now,
-            "counts": counts,
-            "is_gold": is_gold,
-            "gold_correct": judgment.gold_correct,
-            "answer": rollups.contribution(
+        _finish_assignment(assignment.pk, now)
+        _after_judgment(trainer, item, answer, now)
+        return judgment
+
+    counts = not is_gold and (status == Assignment.Status.LEASED or open_slots > 0)
+    judgment = Judgment(
+        assignment_id=assignment.pk,
+        preferred_id=answer.preferred_id,
+        strength=answer.strength,
+        ranking=answer.ranking,
+        all_bad=answer.all_bad,
+        rationale=answer.rationale,
+        time_spent_ms=answer.time_spent_ms,
+        shown_order=shown,
+        guideline_version=guidelines_version,
+        counts=is_gold or counts,
+        gold_correct=gold_is_correct(item, answer) if is_gold else None,
+        created_at=now,
+        updated_at=now,
+    )
+    # Every write of a new judgment in one round trip: nothing here reads a result before
+    # the end (the scores name the judgment by its assignment). The per-queue minute row of
+    # the rollups is shared, so the transaction should commit soon after.
+    inserted = connection.cursor()  # read after the pipeline, so closed by hand
+    with pipelined(), connection.cursor() as cursor:
+        if is_gold:
+            pass  # gold items are outside k: no counters
+        elif status == Assignment.Status.LEASED:
+            cursor.execute(
+                "UPDATE judging_item SET n_leases = n_leases - 1, "
+                "n_judgments = n_judgments + 1 WHERE id = %s",
+                [item_id],
+            )
+        elif counts:  # expired or released, and the item still has room
+            cursor.execute(
+                "UPDATE judging_item SET open_slots = open_slots - 1, "
+                "n_judgments = n_judgments + 1 WHERE id = %s",
+                [item_id],
+            )
+        inserted.execute(*_insert_sql(judgment))
+        _write_answer(answer, assignment_id=assignment.pk)
+        _finish_assignment(assignment.pk, now)
+        rollups.tally_judgment(
+            project_id=project_id,
+            time_zone=time_zone,
+            trainer_id=trainer.pk,
+            queue_id=queue_id,
+            now=now,
+            counts=judgment.counts,
+            is_gold=is_gold,
+            gold_correct=judgment.gold_correct,
+            answer=rollups.contribution(
                 preferred_id=answer.preferred_id,
                 shown_order=shown,
                 n_flags=len(answer.flags),
                 time_spent_ms=answer.time_spent_ms,
             ),
-        }
+        )
+    judgment.pk = inserted.fetchone()[0]
+    inserted.close()
+    judgment._state.adding = False
+    judgment._state.db = "default"
+    _after_judgment(trainer, item, answer, now)
+    return judgment
+
+
+def _finish_assignment(assignment_id: int, now: datetime) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE judging_assignment SET status = %s, finished_at = %s, updated_at = %s "
             "WHERE id = %s",
             [Assignment.Status.SUBMITTED, *[connection.ops.adapt_datetimefield_value(now)] * 2]
-            + [assignment.pk],
+            + [assignment_id],
         )
+
+
+def _after_judgment(trainer, item: Item, answer: JudgmentInput, now: datetime) -> None:
+    """What a judgment sets off: harm flags spread to the item, gold settles accuracy."""
     _propagate_flags(item=item, answer=answer, trainer=trainer)
-    if is_gold:
+    if item.is_gold:
         _after_gold(trainer, item.project, now)
-    if tally is not None:
-        # Last: the per-queue minute row is shared, so it is held only until the commit.
-        rollups.tally_judgment(**tally)
-    return judgment
 
 
 def _propagate_flags(*, item: Item, answer: JudgmentInput, trainer) -> None:
@@ -750,7 +797,7 @@ def _revise(judgment: Judgment, answer: JudgmentInput, project: Project) -> Judg
     judgment.guideline_version = project.guidelines_version
     judgment.review_status = ""
     judgment.save()
-    _write_answer(judgment.pk, answer)
+    _write_answer(answer, judgment_id=judgment.pk)
     rollups.tally_revision(
         project=project,
         trainer_id=judgment.assignment.trainer_id,

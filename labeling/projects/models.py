@@ -29,6 +29,9 @@ class Project(TimeStamped):
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PREFERENCE)
     guidelines = models.TextField(blank=True, help_text="Markdown, shown to trainers.")
     guidelines_version = models.PositiveIntegerField(default=1)
+    # Bumped by every change of the dimensions or flags (projects.services.set_dimensions /
+    # set_flags), so the labeling pages can keep a project's rubric in memory between requests.
+    rubric_version = models.PositiveIntegerField(default=1, editable=False)
     scores_required = models.BooleanField(
         default=True, help_text="Trainers must score every response on every dimension."
     )

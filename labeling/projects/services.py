@@ -4,7 +4,7 @@ from datetime import datetime, time
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Count, Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -65,6 +65,13 @@ def create_project(
     return project
 
 
+def _rubric_changed(project: Project) -> None:
+    """Tell the labeling pages' in-memory rubric (judging.selectors.rubric) to read it again."""
+    Project.objects.filter(pk=project.pk).update(rubric_version=F("rubric_version") + 1)
+    project.refresh_from_db(fields=["rubric_version"])
+    project.__dict__.pop("_rubric", None)
+
+
 @transaction.atomic
 def set_dimensions(*, project: Project, dimensions: list[dict]) -> None:
     """Replace the rubric's dimensions (key, name, description, anchors) in the given order."""
@@ -84,6 +91,7 @@ def set_dimensions(*, project: Project, dimensions: list[dict]) -> None:
                 "is_active": True,
             },
         )
+    _rubric_changed(project)
 
 
 @transaction.atomic
@@ -106,6 +114,7 @@ def set_flags(*, project: Project, base_flag_keys: list[str], custom_flags: list
                 "position": position,
             },
         )
+    _rubric_changed(project)
 
 
 @transaction.atomic
