@@ -70,7 +70,14 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
             ],
         },
-    }
+    },
+    # Only the labeling workspace, rendered on every submit (see labeling/core/jinja.py).
+    {
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [BASE_DIR / "templates" / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "labeling.core.jinja.environment", "autoescape": True},
+    },
 ]
 
 # PostgreSQL through DATABASE_URL; without it an embedded SQLite file in WAL mode.
@@ -109,6 +116,9 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# ModelBackend with a cheaper per-request user read. (Sessions made before it, under
+# Django's ModelBackend, ended: those users logged in again once.)
+AUTHENTICATION_BACKENDS = ["labeling.accounts.backends.UserBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

@@ -29,7 +29,8 @@ backlog = 2048
 preload_app = True
 max_requests = 20_000  # recycle workers now and then (bounded memory growth)
 max_requests_jitter = 2_000
-accesslog = None  # the reverse proxy logs requests
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG")  # unset: the reverse proxy logs requests
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(D)sus'  # %(D)s: time in the worker
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "warning")
 
 
@@ -46,7 +47,7 @@ def post_fork(server, worker):
     from django.urls import get_resolver
 
     get_resolver()._populate()
-    for name in ("base.html", "judging/label.html"):
+    for name in ("base.html", "judging/label.html", "judging/workspace.html"):
         get_template(name)
     gc.collect()
     gc.freeze()

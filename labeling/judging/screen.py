@@ -102,17 +102,6 @@ def _anchors_html(rows: tuple[tuple[int, str], ...]) -> str:
     return format_html_join("", "<span><b>{}</b> {}</span>", rows)
 
 
-def _candidates(ids: list[int]) -> dict[int, Candidate]:
-    """The responses and their prompt's messages (`prompt_messages`, JSON text), one query."""
-    marks = ", ".join(["%s"] * len(ids))
-    rows = Candidate.objects.raw(
-        "SELECT c.*, p.messages AS prompt_messages FROM projects_candidate c "
-        f"JOIN projects_prompt p ON p.id = c.prompt_id WHERE c.id IN ({marks})",
-        list(ids),
-    )
-    return {c.pk: c for c in rows}
-
-
 @dataclass
 class ResponseView:
     letter: str
@@ -218,10 +207,12 @@ def build_screen(
     dimensions,
     flags,
     form: JudgmentForm | None,
+    candidates: dict[int, Candidate],
     project: Project | None = None,
 ) -> Screen:
+    """`candidates`: the shown responses by id, with their prompt's messages
+    (`selectors.screen_reads`)."""
     project = project or assignment.item.project
-    candidates = _candidates(assignment.display_order)
     posted = form.data if form is not None and form.is_bound else {}
     field_errors = form.errors if form is not None and form.is_bound else {}
     review_comment = ""

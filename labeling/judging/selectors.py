@@ -7,11 +7,11 @@ from django.db import connection
 from django.http import Http404
 from django.utils import timezone
 
-from labeling.core.db import model_from_row, select_columns
-from labeling.projects.models import Dimension, Flag, Membership, Project, Prompt
+from labeling.core.db import model_from_row, pipelined, select_columns
+from labeling.projects.models import Candidate, Dimension, Flag, Membership, Project, Prompt
 
 from .models import Assignment, Item, Judgment, Queue
-from .services import judged_today
+from .services import judged_today, judged_today_sql
 
 __all__ = ["get_assignment_for", "judged_today", "rubric", "waiting_for"]
 
@@ -96,6 +96,34 @@ def get_assignment_for(user, code) -> Assignment:
     Item.project.field.set_cached_value(item, project)
     Item.prompt.field.set_cached_value(item, prompt)
     return assignment
+
+
+_CANDIDATES_SQL = (
+    "SELECT {columns}, p.messages AS prompt_messages FROM projects_candidate c "
+    "JOIN projects_prompt p ON p.id = c.prompt_id WHERE c.id IN ({marks})"
+)
+
+
+def screen_reads(trainer, project: Project, candidate_ids: list[int]):
+    """What the labeling screen reads besides the assignment, in one round trip: the shown
+    responses by id (each with `prompt_messages`, its prompt's messages as JSON text) and
+    the trainer's count for today."""
+    marks = ", ".join(["%s"] * len(candidate_ids))
+    sql = _CANDIDATES_SQL.format(columns=select_columns(Candidate, "c"), marks=marks)
+    responses, today = connection.cursor(), connection.cursor()
+    try:
+        with pipelined():
+            responses.execute(sql, list(candidate_ids))
+            today.execute(*judged_today_sql(trainer, project, timezone.now()))
+        candidates = {}
+        for row in responses.fetchall():
+            candidate = model_from_row(Candidate, "c", row, 0)
+            candidate.prompt_messages = row[-1]
+            candidates[candidate.pk] = candidate
+        return candidates, today.fetchone()[0]
+    finally:
+        responses.close()
+        today.close()
 
 
 WAITING_CAP = 1000

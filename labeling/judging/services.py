@@ -126,13 +126,16 @@ WHERE a.trainer_id = %s AND a.status = %s AND a.finished_at >= %s AND i.project_
 """
 
 
-def judged_today(trainer, project: Project, now: datetime | None = None) -> int:
-    now = now or timezone.now()
+def judged_today_sql(trainer, project: Project, now: datetime) -> tuple[str, list]:
     # Counted on the trainer's own assignments finished today (an index on trainer, status
     # and finished_at), not by scanning every judgment of the day. On every labeling page.
     since = connection.ops.adapt_datetimefield_value(day_start(project, now))
+    return _TODAY_SQL, [trainer.pk, Assignment.Status.SUBMITTED, since, project.pk]
+
+
+def judged_today(trainer, project: Project, now: datetime | None = None) -> int:
     with connection.cursor() as cursor:
-        cursor.execute(_TODAY_SQL, [trainer.pk, Assignment.Status.SUBMITTED, since, project.pk])
+        cursor.execute(*judged_today_sql(trainer, project, now or timezone.now()))
         return cursor.fetchone()[0]
 
 

@@ -1,11 +1,15 @@
 """The trainer's pages: home, the labeling screen, submit, skip, guidelines."""
 
 from django.contrib import messages
+from django.contrib.messages import get_messages
 from django.db import transaction
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.template import engines
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import push_url
 
@@ -19,6 +23,7 @@ from .models import Assignment
 from .screen import build_screen
 
 TRAINER = Membership.Role.TRAINER
+WORKSPACE = engines["jinja2"]  # the labeling workspace's engine (labeling/core/jinja.py)
 LATE_MESSAGE = (
     "Your lease on that item had expired and other trainers completed it meanwhile. "
     "Your judgment was kept as a late judgment for the lead; here is your next item."
@@ -55,21 +60,41 @@ def _workspace(
     dimensions, flags = selectors.rubric(project)
     screen = None
     if assignment is not None:
+        candidates, today = selectors.screen_reads(request.user, project, assignment.display_order)
         screen = build_screen(
-            assignment, project=project, dimensions=dimensions, flags=flags, form=form
+            assignment,
+            project=project,
+            dimensions=dimensions,
+            flags=flags,
+            form=form,
+            candidates=candidates,
         )
+    else:
+        today = selectors.judged_today(request.user, project)
+    no_work_reason = "" if assignment else services.why_no_work(request.user, project)
+    review = [] if assignment else selectors.qualification_review(request.user, project)
     context = {
         "project": project,
         "screen": screen,
-        "no_work_reason": "" if assignment else services.why_no_work(request.user, project),
-        "qualification_review": (
-            [] if assignment else selectors.qualification_review(request.user, project)
+        "no_work_reason": no_work_reason,
+        "qualification_review_html": (
+            render_to_string(
+                "judging/qualification_review.html",
+                {"qualification_review": review, "project": project},
+                request=request,
+            )
+            if review
+            else ""
         ),
-        "today": selectors.judged_today(request.user, project),
+        "today": today,
+        "messages": list(get_messages(request)),
         # How much is left is counted on the home page only: it is the costliest read here.
     }
-    template = "judging/label.html#workspace" if request.htmx else "judging/label.html"
-    return render(request, template, context, status=status)
+    workspace = WORKSPACE.get_template("judging/workspace.html").render(context, request)
+    if request.htmx:
+        return HttpResponse(workspace, status=status)
+    context["workspace"] = mark_safe(workspace)  # noqa: S308 - rendered with autoescape
+    return render(request, "judging/label.html", context, status=status)
 
 
 def _show_next(
