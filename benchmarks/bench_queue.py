@@ -35,7 +35,6 @@ import resource
 import signal
 import socket
 import statistics
-import string
 import subprocess
 import sys
 import threading
@@ -43,6 +42,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from importlib import import_module
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -196,8 +196,6 @@ def load(db_url: str, *, items: int, trainers: int) -> Setup:
     """A pairwise project at k = 3 with `items` items, trainers and their sessions."""
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
-    from django.contrib.sessions.models import Session
     from django.utils import timezone
 
     from labeling.accounts.models import User
@@ -226,20 +224,22 @@ def load(db_url: str, *, items: int, trainers: int) -> Setup:
     Membership.objects.bulk_create(
         Membership(project=project, user=u, role="trainer", notice_accepted_at=now) for u in users
     )
-    store = SessionStore()
-    expire = now + timezone.timedelta(days=1)
+    # One session each, stored by the configured engine as login() stores it (cached_db:
+    # the database row and the Redis copy, so the first request finds it in Redis).
+    store_class = import_module(settings.SESSION_ENGINE).SessionStore
     sessions = []
-    rows = []
     for u in people:
-        key = "".join(random.choices(string.ascii_lowercase + string.digits, k=32))
-        data = {
-            SESSION_KEY: str(u.pk),
-            BACKEND_SESSION_KEY: settings.AUTHENTICATION_BACKENDS[0],  # as login() records
-            HASH_SESSION_KEY: u.get_session_auth_hash(),
-        }
-        rows.append(Session(session_key=key, session_data=store.encode(data), expire_date=expire))
-        sessions.append(key)
-    Session.objects.bulk_create(rows)
+        store = store_class()
+        store.update(
+            {
+                SESSION_KEY: str(u.pk),
+                BACKEND_SESSION_KEY: settings.AUTHENTICATION_BACKENDS[0],
+                HASH_SESSION_KEY: u.get_session_auth_hash(),
+            }
+        )
+        store.set_expiry(86400)
+        store.create()
+        sessions.append(store.session_key)
 
     rng = random.Random(7)
     with psycopg.connect(db_url, autocommit=True) as conn:

@@ -626,11 +626,15 @@ def _store_judgment(trainer, assignment: Assignment, answer: JudgmentInput) -> J
     """submit_judgment's body: a handful of plain statements on the common path (lock the
     assignment and its item, counters, judgment, scores, status, the dashboard's rollups)."""
     now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _SUBMIT_LOCK_SQL.format(lock=_for_update("a, i")), [assignment.pk, trainer.pk]
-        )
+    cursor = connection.cursor()
+    try:
+        with pipelined():  # the transaction's BEGIN travels with it
+            cursor.execute(
+                _SUBMIT_LOCK_SQL.format(lock=_for_update("a, i")), [assignment.pk, trainer.pk]
+            )
         row = cursor.fetchone()
+    finally:
+        cursor.close()
     if row is None:
         raise Assignment.DoesNotExist("No such assignment for this trainer")
     status, shown, item_id, project_id, queue_id, prompt_id, is_gold, open_slots = row[:8]
