@@ -54,6 +54,7 @@ DEFAULT_TEST_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/labeling"
 ROOT = Path(__file__).resolve().parent.parent
 K = 3
 CLOSED_CLIENTS = 32
+DASHBOARD_TRAINERS = 100  # trainers of the dashboard-at-scale project (the first ones)
 DRAIN = 20.0  # seconds the open loop waits for answers after its last arrival
 WARM_UP = 3.0  # seconds of closed loop before anything is measured
 CODE_RE = re.compile(rb'data-assignment="([0-9a-f-]{36})"')
@@ -900,7 +901,10 @@ def in_process(setup: Setup, n: int, profile: bool) -> dict:
     app = WSGIHandler()
     # A trainer who has not labeled yet (a --reuse run would otherwise keep one trainer
     # whose own earlier judgments the claim has to step over).
-    t = Trainer(random.choice(setup.sessions[CLOSED_CLIENTS:]))
+    # (Not one of the first DASHBOARD_TRAINERS either: dashboard_at_scale gives each of them
+    # ~9,500 judgments of today in its own project.)
+    fresh = setup.sessions[DASHBOARD_TRAINERS:]
+    t = Trainer(random.choice(fresh))
 
     def call(method: str, path: str, body: bytes = b"", headers: dict | None = None):
         environ = {
@@ -972,7 +976,7 @@ def in_process(setup: Setup, n: int, profile: bool) -> dict:
         prof.disable()
     cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
     # Starting to label, as a trainer new to the project does: each time another trainer.
-    starters = random.sample(setup.sessions[CLOSED_CLIENTS:], min(n, 200))
+    starters = random.sample(fresh, min(n, 200))
     next_cpu0, next_wall0 = time.process_time(), time.monotonic()
     if prof:
         prof.enable()
@@ -1134,7 +1138,7 @@ def main() -> int:
         people = list(
             User.objects.filter(username__startswith="bench-t")
             .order_by("username")
-            .values_list("pk", flat=True)[:100]
+            .values_list("pk", flat=True)[:DASHBOARD_TRAINERS]
         )
         scale = dashboard_at_scale(db_url, args.dashboard_judgments, people)
         print(

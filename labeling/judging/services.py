@@ -120,9 +120,13 @@ def day_start(project: Project, now: datetime) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+# The project is checked per assignment (a correlated look-up by primary key), not by a
+# join: as a join, PostgreSQL's generic plan for the prepared statement hashed every item of
+# the project (17 ms at 100,000 items) instead of walking the trainer's few rows of today.
 _TODAY_SQL = """
-SELECT count(*) FROM judging_assignment a JOIN judging_item i ON i.id = a.item_id
-WHERE a.trainer_id = %s AND a.status = %s AND a.finished_at >= %s AND i.project_id = %s
+SELECT count(*) FROM judging_assignment a
+WHERE a.trainer_id = %s AND a.status = %s AND a.finished_at >= %s
+  AND (SELECT i.project_id FROM judging_item i WHERE i.id = a.item_id) = %s
 """
 
 
