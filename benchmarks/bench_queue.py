@@ -961,7 +961,6 @@ def in_process(setup: Setup, n: int, profile: bool) -> dict:
 
     for _ in range(20):  # warm up: imports, template compilation, connection, prepares
         one()
-    statements = []
     with CaptureQueriesContext(connection) as ctx:  # statements counted apart from timing
         one()
     statements = len(ctx.captured_queries)

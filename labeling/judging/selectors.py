@@ -110,9 +110,8 @@ def screen_reads(trainer, project: Project, candidate_ids: list[int]):
     the trainer's count for today."""
     marks = ", ".join(["%s"] * len(candidate_ids))
     sql = _CANDIDATES_SQL.format(columns=select_columns(Candidate, "c"), marks=marks)
-    responses, today = connection.cursor(), connection.cursor()
-    try:
-        with pipelined():
+    with connection.cursor() as responses, connection.cursor() as today:
+        with pipelined():  # the replies are read after it, from the still open cursors
             responses.execute(sql, list(candidate_ids))
             today.execute(*judged_today_sql(trainer, project, timezone.now()))
         candidates = {}
@@ -121,9 +120,6 @@ def screen_reads(trainer, project: Project, candidate_ids: list[int]):
             candidate.prompt_messages = row[-1]
             candidates[candidate.pk] = candidate
         return candidates, today.fetchone()[0]
-    finally:
-        responses.close()
-        today.close()
 
 
 WAITING_CAP = 1000

@@ -299,10 +299,12 @@ def _trainer_state(trainer, project: Project) -> tuple[Assignment | None, Member
     draw from, highest priority first."""
     own_sql = _RESUME_SQL.format(columns=select_columns(Assignment, "a"), lock=_for_update("a"))
     own_params = [trainer.pk, project.pk, Assignment.Status.LEASED, Assignment.Status.RETURNED]
-    cursors = [connection.cursor() for _ in range(3)]
-    try:
-        own_cur, member_cur, queue_cur = cursors
-        with pipelined():
+    with (
+        connection.cursor() as own_cur,
+        connection.cursor() as member_cur,
+        connection.cursor() as queue_cur,
+    ):
+        with pipelined():  # the replies are read after it, from the still open cursors
             own_cur.execute(own_sql, own_params)
             member_cur.execute(
                 _MEMBERSHIP_SQL.format(columns=select_columns(Membership, "m")),
@@ -311,9 +313,6 @@ def _trainer_state(trainer, project: Project) -> tuple[Assignment | None, Member
             queue_cur.execute(_QUEUES_SQL, [project.pk, trainer.pk])
         own_row, member_row = own_cur.fetchone(), member_cur.fetchone()
         queues = [row[0] for row in queue_cur.fetchall()]
-    finally:
-        for cursor in cursors:
-            cursor.close()
     if member_row is None:
         raise Membership.DoesNotExist("The trainer is not a member of this project")
     membership = model_from_row(Membership, "m", member_row, 0)
@@ -630,15 +629,12 @@ def _store_judgment(trainer, assignment: Assignment, answer: JudgmentInput) -> J
     """submit_judgment's body: a handful of plain statements on the common path (lock the
     assignment and its item, counters, judgment, scores, status, the dashboard's rollups)."""
     now = timezone.now()
-    cursor = connection.cursor()
-    try:
+    with connection.cursor() as cursor:
         with pipelined():  # the transaction's BEGIN travels with it
             cursor.execute(
                 _SUBMIT_LOCK_SQL.format(lock=_for_update("a, i")), [assignment.pk, trainer.pk]
             )
         row = cursor.fetchone()
-    finally:
-        cursor.close()
     if row is None:
         raise Assignment.DoesNotExist("No such assignment for this trainer")
     status, shown, item_id, project_id, queue_id, prompt_id, is_gold, open_slots = row[:8]
@@ -664,7 +660,8 @@ def _store_judgment(trainer, assignment: Assignment, answer: JudgmentInput) -> J
         _after_judgment(trainer, item, answer, now)
         return judgment
 
-    counts = not is_gold and (status == Assignment.Status.LEASED or open_slots > 0)
+    # Gold items are outside k and always count; a lapsed lease counts while there is room.
+    counts = is_gold or status == Assignment.Status.LEASED or open_slots > 0
     judgment = Judgment(
         assignment_id=assignment.pk,
         preferred_id=answer.preferred_id,
@@ -675,7 +672,7 @@ def _store_judgment(trainer, assignment: Assignment, answer: JudgmentInput) -> J
         time_spent_ms=answer.time_spent_ms,
         shown_order=shown,
         guideline_version=guidelines_version,
-        counts=is_gold or counts,
+        counts=counts,
         gold_correct=gold_is_correct(item, answer) if is_gold else None,
         created_at=now,
         updated_at=now,
@@ -683,43 +680,42 @@ def _store_judgment(trainer, assignment: Assignment, answer: JudgmentInput) -> J
     # Every write of a new judgment in one round trip: nothing here reads a result before
     # the end (the scores name the judgment by its assignment). The per-queue minute row of
     # the rollups is shared, so the transaction should commit soon after.
-    inserted = connection.cursor()  # read after the pipeline, so closed by hand
-    with pipelined(), connection.cursor() as cursor:
-        if is_gold:
-            pass  # gold items are outside k: no counters
-        elif status == Assignment.Status.LEASED:
-            cursor.execute(
-                "UPDATE judging_item SET n_leases = n_leases - 1, "
-                "n_judgments = n_judgments + 1 WHERE id = %s",
-                [item_id],
+    with connection.cursor() as cursor, connection.cursor() as inserted:
+        with pipelined():  # the judgment's id is read after it, from the still open cursor
+            if is_gold:
+                pass  # gold items are outside k: no counters
+            elif status == Assignment.Status.LEASED:
+                cursor.execute(
+                    "UPDATE judging_item SET n_leases = n_leases - 1, "
+                    "n_judgments = n_judgments + 1 WHERE id = %s",
+                    [item_id],
+                )
+            elif counts:  # expired or released, and the item still has room
+                cursor.execute(
+                    "UPDATE judging_item SET open_slots = open_slots - 1, "
+                    "n_judgments = n_judgments + 1 WHERE id = %s",
+                    [item_id],
+                )
+            inserted.execute(*_insert_sql(judgment))
+            _write_answer(answer, assignment_id=assignment.pk)
+            _finish_assignment(assignment.pk, now)
+            rollups.tally_judgment(
+                project_id=project_id,
+                time_zone=time_zone,
+                trainer_id=trainer.pk,
+                queue_id=queue_id,
+                now=now,
+                counts=counts,
+                is_gold=is_gold,
+                gold_correct=judgment.gold_correct,
+                answer=rollups.contribution(
+                    preferred_id=answer.preferred_id,
+                    shown_order=shown,
+                    n_flags=len(answer.flags),
+                    time_spent_ms=answer.time_spent_ms,
+                ),
             )
-        elif counts:  # expired or released, and the item still has room
-            cursor.execute(
-                "UPDATE judging_item SET open_slots = open_slots - 1, "
-                "n_judgments = n_judgments + 1 WHERE id = %s",
-                [item_id],
-            )
-        inserted.execute(*_insert_sql(judgment))
-        _write_answer(answer, assignment_id=assignment.pk)
-        _finish_assignment(assignment.pk, now)
-        rollups.tally_judgment(
-            project_id=project_id,
-            time_zone=time_zone,
-            trainer_id=trainer.pk,
-            queue_id=queue_id,
-            now=now,
-            counts=judgment.counts,
-            is_gold=is_gold,
-            gold_correct=judgment.gold_correct,
-            answer=rollups.contribution(
-                preferred_id=answer.preferred_id,
-                shown_order=shown,
-                n_flags=len(answer.flags),
-                time_spent_ms=answer.time_spent_ms,
-            ),
-        )
-    judgment.pk = inserted.fetchone()[0]
-    inserted.close()
+        judgment.pk = inserted.fetchone()[0]
     judgment._state.adding = False
     judgment._state.db = "default"
     _after_judgment(trainer, item, answer, now)
