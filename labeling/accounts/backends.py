@@ -23,7 +23,7 @@ class UserBackend(ModelBackend):
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT {select_columns(model, 'u')} FROM {model._meta.db_table} u "
-                "WHERE u.id = %s",
+                f"WHERE u.{connection.ops.quote_name(model._meta.pk.column)} = %s",
                 [pk],
             )
             row = cursor.fetchone()

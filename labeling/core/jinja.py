@@ -2,7 +2,8 @@
 
 Django's template engine renders every page; the labeling workspace (`templates/jinja2/
 judging/workspace.html`), drawn on every submit, is a Jinja2 template because it renders
-the same markup in about a fifth of the time. Autoescaping is on, as in Django's engine:
+the same markup in half the time (0.27 ms against 0.56 ms for Django's engine, measured on
+the benchmark's pairwise item). Autoescaping is on, as in Django's engine:
 values are escaped unless they are already safe HTML (Django's `mark_safe` values carry
 `__html__`, which Jinja2 honours).
 """
