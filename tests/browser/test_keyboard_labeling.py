@@ -37,6 +37,9 @@ def test_a_trainer_labels_three_items_with_the_keyboard_only(
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     page.wait_for_selector("#judgment-form")
+    # label.js is deferred: its key handlers exist once the document has loaded, not as soon
+    # as the form is in the DOM (a first key pressed earlier was lost under load in CI).
+    page.wait_for_load_state("domcontentloaded")
 
     # For each item: six scores, an overall answer, a flag on item 2, then Enter.
     plans = [("w", "A", 2), ("u", "B", 3), ("r", None, 0)]
@@ -92,6 +95,9 @@ def test_a_validation_error_keeps_what_was_typed(page, login, project, trainer):
     login(trainer)
     page.locator("button:has-text('Start labeling')").click()
     page.wait_for_selector("#judgment-form")
+    # label.js is deferred: its key handlers exist once the document has loaded, not as soon
+    # as the form is in the DOM (a first key pressed earlier was lost under load in CI).
+    page.wait_for_load_state("domcontentloaded")
     for digit in "555":
         page.keyboard.press(digit)
     page.keyboard.press("Enter")
