@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
-BROKER_ROUND_TRIP = """
+ZERO_CONFIG_CHECKS = """
 import django; django.setup()
 from labeling.celery import app
 with app.connection_for_write() as conn:
@@ -36,6 +36,31 @@ from django.db import connection
 with connection.cursor() as c:
     c.execute("PRAGMA journal_mode")
     print(connection.vendor, c.fetchone()[0])
+
+# The labeling loop on SQLite (its claim is two statements, not PostgreSQL's one): claim,
+# submit the htmx way, and the next item comes back leased, each item leased once.
+from django.test import Client
+from labeling.accounts.models import User
+from labeling.judging.models import Assignment, Judgment
+from tests.judging.helpers import answer_for
+client = Client(HTTP_HOST="127.0.0.1")
+client.force_login(User.objects.get(username="demo-trainer"))
+project = Project.objects.get(slug="demo-pairs")
+client.post(f"/p/{project.slug}/notice/", {"adult": "yes", "accept": "yes"})
+response = client.post(f"/p/{project.slug}/work/")
+first = Assignment.objects.get(code=response.url.rstrip("/").split("/")[-1])
+assert sorted(first.display_order) == sorted(first.item.candidates.values_list("pk", flat=True))
+response = client.post(
+    f"/a/{first.code}/submit/",
+    answer_for(first, winner=first.display_order[0]),
+    headers={"HX-Request": "true"},
+)
+assert response.status_code == 200, response.content[:300]
+following = Assignment.objects.get(trainer__username="demo-trainer", status="leased")
+assert following.item_id != first.item_id
+assert f'data-assignment="{following.code}"' in response.content.decode()
+assert Judgment.objects.get(assignment=first).preferred_id == first.display_order[0]
+print("labeling loop", following.item.n_leases)
 """
 
 
@@ -62,7 +87,7 @@ def test_a_bare_machine_migrates_on_sqlite_and_serves_the_login_page(tmp_path):
     assert (tmp_path / "var" / "secret_key").exists()
 
     checks = subprocess.run(
-        [sys.executable, "-c", BROKER_ROUND_TRIP],
+        [sys.executable, "-c", ZERO_CONFIG_CHECKS],
         env={**env, "DJANGO_SETTINGS_MODULE": "labeling.settings"},
         check=True,
         cwd=ROOT,
@@ -71,6 +96,7 @@ def test_a_bare_machine_migrates_on_sqlite_and_serves_the_login_page(tmp_path):
     ).stdout.split("\n")
     assert checks[0] == "filesystem:// broker"
     assert checks[1] == "sqlite wal"
+    assert checks[2] == "labeling loop 1"
 
     port = free_port()
     server = subprocess.Popen(

@@ -228,17 +228,8 @@ def _new_assignment(
 ) -> Assignment:
     """Insert the lease in one statement (no ORM save machinery on the claim's hot path),
     showing the responses in `order` (by default a fresh shuffle of the item's)."""
-    assignment = Assignment(
-        code=uuid.uuid4(),
-        item_id=item_id,
-        trainer=trainer,
-        status=Assignment.Status.LEASED,
-        lease_expires_at=_lease_end(project, now),
-        display_order=order if order is not None else _display_order(item_id),
-        skip_reason="",
-        created_at=now,
-        updated_at=now,
-    )
+    order = order if order is not None else _display_order(item_id)
+    assignment = _unsaved_lease(trainer, project, now, item_id=item_id, order=order)
     sql, params = _insert_sql(assignment)
     sql = sql.replace(" RETURNING", " ON CONFLICT (item_id, trainer_id) DO NOTHING RETURNING")
     with connection.cursor() as cursor:
@@ -246,10 +237,7 @@ def _new_assignment(
         row = cursor.fetchone()
     if row is None:
         raise _SameItemTwice
-    assignment.pk = row[0]
-    assignment._state.adding = False
-    assignment._state.db = "default"
-    return assignment
+    return _saved(assignment, row[0])
 
 
 def _insert_sql(instance) -> tuple[str, list]:
@@ -293,32 +281,48 @@ _MEMBERSHIP_SQL = (
 )
 
 
-def _trainer_state(trainer, project: Project) -> tuple[Assignment | None, Membership, list[int]]:
-    """What a claim starts from, read in one round trip: the trainer's own open lease or
-    returned judgment (locked), their membership, and the ids of the open queues they may
-    draw from, highest priority first."""
-    own_sql = _RESUME_SQL.format(columns=select_columns(Assignment, "a"), lock=_for_update("a"))
-    own_params = [trainer.pk, project.pk, Assignment.Status.LEASED, Assignment.Status.RETURNED]
-    with (
-        connection.cursor() as own_cur,
-        connection.cursor() as member_cur,
-        connection.cursor() as queue_cur,
-    ):
-        with pipelined():  # the replies are read after it, from the still open cursors
-            own_cur.execute(own_sql, own_params)
-            member_cur.execute(
-                _MEMBERSHIP_SQL.format(columns=select_columns(Membership, "m")),
-                [project.pk, trainer.pk],
-            )
-            queue_cur.execute(_QUEUES_SQL, [project.pk, trainer.pk])
-        own_row, member_row = own_cur.fetchone(), member_cur.fetchone()
-        queues = [row[0] for row in queue_cur.fetchall()]
-    if member_row is None:
-        raise Membership.DoesNotExist("The trainer is not a member of this project")
-    membership = model_from_row(Membership, "m", member_row, 0)
-    membership.project = project
-    own = model_from_row(Assignment, "a", own_row, 0) if own_row is not None else None
-    return own, membership, queues
+class _TrainerState:
+    """What a claim starts from: the trainer's own open lease or returned judgment (locked),
+    their membership, and the ids of the open queues they may draw from, highest priority
+    first. Three reads in one round trip; a submit sends them with its writes (`send` inside
+    the submit's pipeline), so that the claim after it waits for none of them."""
+
+    def __init__(self, trainer, project: Project):
+        self.trainer, self.project = trainer, project
+        self._cursors = None
+
+    def send(self) -> None:
+        """Send the reads (inside a `pipelined()` block, or on their own)."""
+        own, member, queue = self._cursors = [connection.cursor() for _ in range(3)]
+        trainer, project = self.trainer, self.project
+        own.execute(
+            _RESUME_SQL.format(columns=select_columns(Assignment, "a"), lock=_for_update("a")),
+            [trainer.pk, project.pk, Assignment.Status.LEASED, Assignment.Status.RETURNED],
+        )
+        member.execute(
+            _MEMBERSHIP_SQL.format(columns=select_columns(Membership, "m")),
+            [project.pk, trainer.pk],
+        )
+        queue.execute(_QUEUES_SQL, [project.pk, trainer.pk])
+
+    def read(self) -> tuple[Assignment | None, Membership, list[int]]:
+        if self._cursors is None:
+            with pipelined():
+                self.send()
+        own_cur, member_cur, queue_cur = self._cursors
+        try:
+            own_row, member_row = own_cur.fetchone(), member_cur.fetchone()
+            queues = [row[0] for row in queue_cur.fetchall()]
+        finally:
+            for cursor in self._cursors:
+                cursor.close()
+            self._cursors = None
+        if member_row is None:
+            raise Membership.DoesNotExist("The trainer is not a member of this project")
+        membership = model_from_row(Membership, "m", member_row, 0)
+        membership.project = self.project
+        own = model_from_row(Assignment, "a", own_row, 0) if own_row is not None else None
+        return own, membership, queues
 
 
 def _readable(items, allowed_mask: int):
@@ -354,49 +358,118 @@ WHERE open_slots > 0 AND id = (
     SELECT i.id FROM judging_item i WHERE {_OPEN_FOR_TRAINER.format(queues="= %s")}
     ORDER BY i.priority DESC, i.open_slots, i.id
     LIMIT 1{{lock}})
-RETURNING id, {{candidates}}
+RETURNING {{returning}}
 """
 
-# The claimed item's responses in slot order, returned by the claim itself (one round trip
-# less): an array on PostgreSQL, comma-separated text on SQLite.
-_CANDIDATES_SQL = {
-    "postgresql": "ARRAY(SELECT c.candidate_id FROM judging_itemcandidate c "
-    "WHERE c.item_id = judging_item.id ORDER BY c.slot)",
-    "sqlite": "(SELECT group_concat(candidate_id) FROM (SELECT c.candidate_id "
-    "FROM judging_itemcandidate c WHERE c.item_id = judging_item.id ORDER BY c.slot))",
-}
+# Where the claim is two statements (SQLite), the claim returns the item's responses in
+# slot order as comma-separated text.
+_SQLITE_CANDIDATES = (
+    "(SELECT group_concat(candidate_id) FROM (SELECT c.candidate_id "
+    "FROM judging_itemcandidate c WHERE c.item_id = judging_item.id ORDER BY c.slot))"
+)
 
 
-def _as_ids(value) -> list[int]:
-    if isinstance(value, str):
-        return [int(x) for x in value.split(",") if x]
-    return list(value or [])
+# PostgreSQL takes the slot and inserts the lease in one statement (one round trip less
+# on every claim): the item's responses are shuffled there (`ORDER BY random()`), and the
+# lease names the item the UPDATE returned. If the trainer's other tab leased the same item
+# a moment ago, the INSERT does nothing and `lease_id` comes back empty.
+_CLAIM_AND_LEASE_SQL = f"""
+WITH claimed AS ({_CLAIM_SQL.replace("{returning}", "id")}),
+shown AS (
+    SELECT claimed.id AS item_id, ARRAY(SELECT c.candidate_id FROM judging_itemcandidate c
+        WHERE c.item_id = claimed.id ORDER BY random()) AS ids
+    FROM claimed),
+lease AS (
+    INSERT INTO judging_assignment ({{columns}}) SELECT {{values}} FROM shown
+    ON CONFLICT (item_id, trainer_id) DO NOTHING RETURNING id)
+SELECT shown.item_id, shown.ids, (SELECT id FROM lease) AS lease_id FROM shown
+"""
+_LEASE_FROM_SHOWN = {"item_id": "shown.item_id", "display_order": "to_jsonb(shown.ids)"}
+
+
+def _unsaved_lease(trainer, project: Project, now: datetime, item_id=None, order=None):
+    return Assignment(
+        code=uuid.uuid4(),
+        item_id=item_id,
+        trainer=trainer,
+        status=Assignment.Status.LEASED,
+        lease_expires_at=_lease_end(project, now),
+        display_order=order,
+        skip_reason="",
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _saved(assignment: Assignment, pk: int) -> Assignment:
+    assignment.pk = pk
+    assignment._state.adding = False
+    assignment._state.db = "default"
+    return assignment
 
 
 def _claim_from_queue(
     trainer, queue_id: int, project: Project, now: datetime, allowed_mask: int
 ) -> Assignment | None:
     """Lock the best open item of one queue (skipping rows others hold) and lease it."""
-    sql = _CLAIM_SQL.format(
-        lock=_for_update("i", skip_locked=True), candidates=_CANDIDATES_SQL[connection.vendor]
+    claim_params = [queue_id, ~allowed_mask, trainer.pk]
+    if connection.vendor != "postgresql":
+        return _claim_then_lease(trainer, project, now, claim_params)
+    lease = _unsaved_lease(trainer, project, now)
+    fields = [f for f in Assignment._meta.concrete_fields if not f.primary_key]
+    values, lease_params = [], []
+    for f in fields:
+        if f.column in _LEASE_FROM_SHOWN:
+            values.append(_LEASE_FROM_SHOWN[f.column])
+        else:
+            values.append("%s")
+            lease_params.append(f.get_db_prep_save(getattr(lease, f.attname), connection))
+    sql = _CLAIM_AND_LEASE_SQL.format(
+        lock=_for_update("i", skip_locked=True),
+        columns=", ".join(f.column for f in fields),
+        values=", ".join(values),
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [queue_id, ~allowed_mask, trainer.pk])
+        cursor.execute(sql, claim_params + lease_params)
         row = cursor.fetchone()
     if row is None:
         return None
-    order = _as_ids(row[1])
+    item_id, order, lease_id = row
+    if lease_id is None:
+        _give_slot_back(item_id)
+        raise _SameItemTwice
+    lease.item_id, lease.display_order = item_id, list(order)
+    return _saved(lease, lease_id)
+
+
+def _claim_then_lease(trainer, project: Project, now: datetime, claim_params: list):
+    """The claim as two statements, where a data-modifying WITH is not at hand (SQLite)."""
+    sql = _CLAIM_SQL.format(
+        lock=_for_update("i", skip_locked=True),
+        returning=f"id, {_SQLITE_CANDIDATES}",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, claim_params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    order = [int(x) for x in (row[1] or "").split(",") if x]
     _random.shuffle(order)
     try:
         return _new_assignment(row[0], trainer, project, now, order=order)
     except _SameItemTwice:
-        with connection.cursor() as cursor:  # give the slot back before trying again
-            cursor.execute(
-                "UPDATE judging_item SET open_slots = open_slots + 1, n_leases = n_leases - 1 "
-                "WHERE id = %s",
-                [row[0]],
-            )
+        _give_slot_back(row[0])
         raise
+
+
+def _give_slot_back(item_id: int) -> None:
+    """Undo a claim whose lease could not be inserted (before trying again)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE judging_item SET open_slots = open_slots + 1, n_leases = n_leases - 1 "
+            "WHERE id = %s",
+            [item_id],
+        )
 
 
 _QUEUES_SQL = """
@@ -408,7 +481,12 @@ ORDER BY q.priority DESC, q.id
 
 
 def claim_next(
-    *, trainer, project: Project, now: datetime | None = None, wait: bool = True
+    *,
+    trainer,
+    project: Project,
+    now: datetime | None = None,
+    wait: bool = True,
+    state: "_TrainerState | None" = None,
 ) -> Assignment | None:
     """Hand the trainer their open work, else the best next item under a new lease.
 
@@ -417,7 +495,8 @@ def claim_next(
     trainers hold are skipped; if every open item is held (the end of a queue, its last items
     being submitted right now), `wait` looks again for up to half a second instead of
     answering "nothing left" (not while the caller holds item locks: they would be held
-    through the wait).
+    through the wait). `state` is the trainer's state, when the caller sent its reads
+    already (a submit does, with its writes).
     """
     now = now or timezone.now()
     for _attempt in range(3):
@@ -425,14 +504,17 @@ def claim_next(
         # is undone by hand below instead of rolled back.
         with transaction.atomic(savepoint=False):
             try:
-                return _claim(trainer, project, now, wait)
+                return _claim(trainer, project, now, wait, state or _TrainerState(trainer, project))
             except _SameItemTwice:
+                state = None  # read afresh
                 continue  # the same trainer claimed the same item from two tabs: try again
     return None
 
 
-def _claim(trainer, project: Project, now: datetime, wait: bool) -> Assignment | None:
-    own, membership, queues = _trainer_state(trainer, project)
+def _claim(
+    trainer, project: Project, now: datetime, wait: bool, state: _TrainerState
+) -> Assignment | None:
+    own, membership, queues = state.read()
     if own is not None:
         return _renewed(own, project, now)
     if membership.is_paused or membership.qualification_failed_at:
@@ -616,8 +698,9 @@ def submit_and_claim_next(
     second, waiting claim follow in its own transaction.
     """
     with transaction.atomic():
-        judgment = _store_judgment(trainer, assignment, answer)
-        following = claim_next(trainer=trainer, project=project, wait=False)
+        state = _TrainerState(trainer, project)
+        judgment = _store_judgment(trainer, assignment, answer, then=state.send)
+        following = claim_next(trainer=trainer, project=project, wait=False, state=state)
     if following is None:
         # Every open item may be held by trainers submitting right now: look again (and
         # again) in a transaction of its own, now that this one's locks are released.
@@ -625,9 +708,13 @@ def submit_and_claim_next(
     return judgment, following
 
 
-def _store_judgment(trainer, assignment: Assignment, answer: JudgmentInput) -> Judgment:
+def _store_judgment(
+    trainer, assignment: Assignment, answer: JudgmentInput, *, then=None
+) -> Judgment:
     """submit_judgment's body: a handful of plain statements on the common path (lock the
-    assignment and its item, counters, judgment, scores, status, the dashboard's rollups)."""
+    assignment and its item, counters, judgment, scores, status, the dashboard's rollups).
+    `then` sends more statements in the same round trip as the writes of a new, ordinary,
+    unflagged judgment (elsewhere it is not called)."""
     now = timezone.now()
     with connection.cursor() as cursor:
         with pipelined():  # the transaction's BEGIN travels with it
@@ -715,6 +802,10 @@ def _store_judgment(trainer, assignment: Assignment, answer: JudgmentInput) -> J
                     time_spent_ms=answer.time_spent_ms,
                 ),
             )
+            # What follows the writes must not change what `then` reads: a gold judgment may
+            # pause the trainer, a flag may quarantine the prompt (and end leases on it).
+            if then is not None and not is_gold and not answer.flags:
+                then()
         judgment.pk = inserted.fetchone()[0]
     judgment._state.adding = False
     judgment._state.db = "default"
