@@ -106,6 +106,8 @@ if DATABASE_URL:
         )
     }
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend, with a health check that needs no round trip (see the module).
+        DATABASES["default"]["ENGINE"] = "labeling.core.postgres"
         DATABASES["default"]["OPTIONS"] = postgres_options()
 else:
     DATABASES = {

@@ -7,6 +7,7 @@ from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.template import engines
+from django.template.backends.utils import csrf_input
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.safestring import mark_safe
@@ -88,6 +89,8 @@ def _workspace(
         ),
         "today": today,
         "messages": list(get_messages(request)),
+        # One CSRF field for both forms: each use of Jinja2's `csrf_input` masks a new token.
+        "csrf_field": csrf_input(request),
         # How much is left is counted on the home page only: it is the costliest read here.
     }
     workspace = WORKSPACE.get_template("judging/workspace.html").render(context, request)
