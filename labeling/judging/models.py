@@ -121,7 +121,7 @@ class Assignment(TimeStamped):
         ]
         indexes = [
             models.Index(fields=["item", "status"], name="assignment_item_status"),
-            # Also serves (trainer, status); "done today" reads only today's rows.
+            # Also serves (trainer, status): the trainer's open work.
             models.Index(
                 fields=["trainer", "status", "finished_at"], name="assignment_trainer_done"
             ),

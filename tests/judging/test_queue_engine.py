@@ -106,10 +106,13 @@ def test_the_daily_cap_counts_in_the_project_time_zone(project, trainer):
         judge(trainer, services.claim_next(trainer=trainer, project=project))
     assert services.claim_next(trainer=trainer, project=project) is None
     assert "cap of 2" in services.why_no_work(trainer, project)
-    # Yesterday, in Auckland, does not count toward today.
-    start = services.day_start(project, timezone.now())
-    Assignment.objects.update(finished_at=start - timedelta(minutes=1))
-    assert services.claim_next(trainer=trainer, project=project) is not None
+    # The day is Auckland's: a minute before its midnight still counts, a minute after not.
+    midnight = services.day_start(project, timezone.now()) + timedelta(days=1)
+    late = midnight - timedelta(minutes=1)
+    assert services.claim_next(trainer=trainer, project=project, now=late) is None
+    assert services.judged_today(trainer, project, late) == 2
+    assert services.judged_today(trainer, project, midnight) == 0
+    assert services.claim_next(trainer=trainer, project=project, now=midnight) is not None
 
 
 def test_a_trainers_own_cap_overrides_the_projects(project, trainer):
