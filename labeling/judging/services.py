@@ -717,10 +717,9 @@ def _store_judgment(
     unflagged judgment (elsewhere it is not called)."""
     now = timezone.now()
     with connection.cursor() as cursor:
-        with pipelined():  # the transaction's BEGIN travels with it
-            cursor.execute(
-                _SUBMIT_LOCK_SQL.format(lock=_for_update("a, i")), [assignment.pk, trainer.pk]
-            )
+        cursor.execute(
+            _SUBMIT_LOCK_SQL.format(lock=_for_update("a, i")), [assignment.pk, trainer.pk]
+        )
         row = cursor.fetchone()
     if row is None:
         raise Assignment.DoesNotExist("No such assignment for this trainer")

@@ -1,6 +1,9 @@
 """What a judgment costs: one transaction per submit, a bounded number of statements, and the
 dashboard's rollups kept by submit and skip equal to the rollups rebuilt from the rows."""
 
+import tempfile
+from contextlib import contextmanager
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -51,6 +54,47 @@ def test_a_submit_stores_the_judgment_and_leases_the_next_item_in_one_commit(
     # Session (in the database here; in Redis in production), user, assignment, rubric; the
     # writes and the claim; the next item's responses and the day's count.
     assert len(kinds) <= 21, "\n".join(q["sql"][:120] for q in ctx.captured_queries)
+
+
+@contextmanager
+def _round_trips(conn):
+    """Counts round trips to PostgreSQL in the block: libpq's protocol trace (PQtrace) shows
+    one ReadyForQuery from the server per wait on it (a statement on its own, a pipeline's
+    sync, a BEGIN or COMMIT). Yields a list that holds the count after the block."""
+    counted: list[int] = []
+    with tempfile.TemporaryFile() as trace:
+        conn.pgconn.trace(trace.fileno())
+        try:
+            yield counted
+        finally:
+            conn.pgconn.untrace()
+        trace.seek(0)
+        lines = trace.read().decode(errors="replace").splitlines()
+    counted.append(sum("\tB\t" in line and "ReadyForQuery" in line for line in lines))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_submit_waits_on_postgresql_nine_times(client, project, trainer):
+    """Session (in Redis in production, so eight there), user, assignment; BEGIN (psycopg
+    waits for it, in a pipeline too), the lock; the writes with the next claim's reads; the
+    claim with its lease; COMMIT; the next item's responses with today's count."""
+    project.gold_rate = 0
+    project.save(update_fields=["gold_rate"])
+    make_item(project, prompt="first")
+    make_item(project, prompt="second")
+    client.login(username=trainer.username, password=PASSWORD)
+    response = client.post(reverse("work_next", args=[project.slug]))
+    first = Assignment.objects.get(code=response.url.rstrip("/").split("/")[-1])
+    client.get(response.url)  # the page: the rubric is cached from here on, as in production
+    body = answer_for(first, winner=first.display_order[0])
+
+    with _round_trips(connection.connection) as waits:
+        response = client.post(
+            reverse("assignment_submit", args=[first.code]), body, headers={"HX-Request": "true"}
+        )
+    assert response.status_code == 200
+    assert Assignment.objects.filter(trainer=trainer, status=Assignment.Status.LEASED).exists()
+    assert waits == [9]
 
 
 @pytest.mark.django_db(transaction=True)
