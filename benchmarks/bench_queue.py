@@ -7,13 +7,15 @@ Run with `.venv/bin/python -m benchmarks.bench_queue [--items 100000] [--seconds
    (`labeling.settings`, DATABASE_URL pointing at it), and loads a pairwise project with
    `--items` items at overlap k = 3 (COPY), its trainers and their sessions (logged in:
    one server-side session each, as `login()` would create).
-2. Starts gunicorn on 127.0.0.1 the way production runs it (`scripts/gunicorn.conf.py`:
-   `--workers` processes of `--threads` gthread threads, keep-alive) in its own process group.
+2. Starts gunicorn on 127.0.0.1 the way production runs it (`scripts/gunicorn.conf.py`,
+   `--workers`/`--threads` override it) in its own process group.
 3. Saturation: 32 closed-loop trainers (start, then submit → next item arrives in the same
    htmx response → submit …, no pause) for `--seconds`; then the raw-SQL floor: 32 psycopg
    connections running claim (UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED)
    RETURNING) + insert assignment + insert judgment, one transaction each, for as long.
-4. Realistic load: open-loop Poisson arrivals at `--rate` per second over `--trainers`
+4. Unloaded: one trainer alone submits 100 times, 50 ms apart (the cost of one request on
+   this machine with nothing queued before it: the floor under the open loop's tails).
+   Realistic load: open-loop Poisson arrivals at `--rate` per second over `--trainers`
    trainers visited in turn (1,500 trainers at 50/s is one action per trainer per 30 s):
    a trainer's first arrival starts labeling (next item), every later one submits.
    Latency counts from the scheduled arrival, so a stalled server cannot hide its queue.
@@ -57,6 +59,7 @@ CLOSED_CLIENTS = 32
 DASHBOARD_TRAINERS = 100  # trainers of the dashboard-at-scale project (the first ones)
 DRAIN = 20.0  # seconds the open loop waits for answers after its last arrival
 WARM_UP = 3.0  # seconds of closed loop before anything is measured
+UNLOADED_SUBMITS, UNLOADED_PAUSE = 100, 0.05  # one trainer alone, before the open loop
 CODE_RE = re.compile(rb'data-assignment="([0-9a-f-]{36})"')
 CANDIDATE_RE = re.compile(rb'data-candidate="(\d+)"')
 WORDS = [
@@ -631,6 +634,23 @@ def raw_sql_loop(db_url: str, setup: Setup, seconds: float) -> dict:
     return {"claims": sum(counts), "per_second": sum(counts) / wall}
 
 
+def unloaded(port: int, setup: Setup, t: Trainer, n: int = UNLOADED_SUBMITS) -> list[float]:
+    """One trainer alone, a pause before each submit: what a request costs on this machine
+    with nothing queued before it (the floor under the open loop's percentiles)."""
+    client = Client(port)
+    if not t.code:
+        next_item(client, t, setup.slug)
+    times = []
+    for _ in range(n):
+        if t.code is None:
+            break
+        time.sleep(UNLOADED_PAUSE)
+        start = time.monotonic()
+        submit(client, t, setup.dims)
+        times.append(time.monotonic() - start)
+    return times
+
+
 def open_loop(port: int, setup: Setup, trainers: list[Trainer], rate: float, seconds: float):
     """Poisson arrivals at `rate`/s; each arrival is the next trainer's next action."""
     client = Client(port)
@@ -1089,6 +1109,11 @@ def main() -> int:
             f"{1000 * server_cpu / max(closed['judgments'], 1):.1f} ms per judgment), "
             f"errors {closed['n_errors']} {closed['errors']}"
         )
+        alone = unloaded(port, setup, closed_trainers[0])
+        print(
+            f"unloaded, one trainer, {len(alone)} submits {1000 * UNLOADED_PAUSE:.0f} ms apart: "
+            f"p50 {ms(pct(alone, 50))}  p95 {ms(pct(alone, 95))}  max {ms(max(alone))}"
+        )
         open_trainers = [Trainer(s) for s in setup.sessions[CLOSED_CLIENTS:]]
         opened = open_loop(port, setup, open_trainers, args.rate, args.open_seconds)
         print(
@@ -1152,6 +1177,7 @@ def main() -> int:
                 "closed_per_second": round(closed["per_second"], 1),
                 "raw_per_second": round(raw["per_second"], 1),
                 "ratio": round(closed["per_second"] / raw["per_second"], 4),
+                "unloaded_submit_p50_ms": round(pct(alone, 50) * 1000, 1),
                 "next_p50_ms": round(pct(opened["next"], 50) * 1000, 1),
                 "next_p95_ms": round(pct(opened["next"], 95) * 1000, 1),
                 "next_p99_ms": round(pct(opened["next"], 99) * 1000, 1),

@@ -253,11 +253,15 @@ def _insert_sql(instance) -> tuple[str, list]:
     return sql, params
 
 
-def _for_update(of: str, *, skip_locked: bool = False) -> str:
-    """The row-lock clause where the database has row locks (SQLite serializes writers)."""
+def _for_update(of: str, *, skip_locked: bool = False, no_key: bool = False) -> str:
+    """The row-lock clause where the database has row locks (SQLite serializes writers).
+    `no_key`: the row's key stays as it is (FOR NO KEY UPDATE, what an UPDATE of other
+    columns takes): claimers still exclude each other, while a transaction inserting a row
+    that references it (its foreign-key check) does not wait."""
     if not connection.features.has_select_for_update:
         return ""
-    return f" FOR UPDATE OF {of}" + (" SKIP LOCKED" if skip_locked else "")
+    strength = "NO KEY UPDATE" if no_key else "UPDATE"
+    return f" FOR {strength} OF {of}" + (" SKIP LOCKED" if skip_locked else "")
 
 
 _RESUME_SQL = """
@@ -425,7 +429,7 @@ def _claim_from_queue(
             values.append("%s")
             lease_params.append(f.get_db_prep_save(getattr(lease, f.attname), connection))
     sql = _CLAIM_AND_LEASE_SQL.format(
-        lock=_for_update("i", skip_locked=True),
+        lock=_for_update("i", skip_locked=True, no_key=True),
         columns=", ".join(f.column for f in fields),
         values=", ".join(values),
     )
@@ -445,7 +449,7 @@ def _claim_from_queue(
 def _claim_then_lease(trainer, project: Project, now: datetime, claim_params: list):
     """The claim as two statements, where a data-modifying WITH is not at hand (SQLite)."""
     sql = _CLAIM_SQL.format(
-        lock=_for_update("i", skip_locked=True),
+        lock=_for_update("i", skip_locked=True, no_key=True),
         returning=f"id, {_SQLITE_CANDIDATES}",
     )
     with connection.cursor() as cursor:

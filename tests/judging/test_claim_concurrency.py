@@ -1,8 +1,11 @@
 """32 trainers on separate connections claim and submit at once: no item over k, none lost."""
 
 import threading
+import time
+import uuid
 from collections import Counter
 
+import psycopg
 import pytest
 from django.db import connection, connections
 
@@ -108,3 +111,65 @@ def test_concurrent_claims_respect_harm_opt_ins():
     assert all(trainer in opted for item, trainer in seen if item in harmful)
     judged = Counter(item for item, _ in seen)
     assert judged == {item.pk: 3 for item in items}, "opted-in trainers still cover every item"
+
+
+def test_a_second_tab_leasing_the_same_item_meanwhile_gives_the_slot_back(project, trainer):
+    """The trainer's other tab leases the item this claim picked, between the claim's look
+    and its insert: the lease conflicts, the slot goes back, and the claim, starting over,
+    resumes the lease the other tab holds (one lease, counted once)."""
+    project.gold_rate = 0
+    project.save(update_fields=["gold_rate"])
+    first = make_item(project, prompt="first", priority=5)
+    second = make_item(project, prompt="second")
+    # The other tab: its lease of `first`, inserted in a transaction still open, so the
+    # claim below does not see it when it picks `first`, then waits on it at the insert.
+    db = connection.settings_dict
+    other_tab = psycopg.connect(
+        dbname=db["NAME"], user=db["USER"], host=db["HOST"], port=db["PORT"]
+    )
+    code = uuid.uuid4()
+    other_tab.execute(
+        "INSERT INTO judging_assignment (code, item_id, trainer_id, status, lease_expires_at, "
+        "display_order, skip_reason, created_at, updated_at) "
+        "VALUES (%s, %s, %s, 'leased', now() + interval '30 minutes', '[]', '', now(), now())",
+        [code, first.pk, trainer.pk],
+    )
+    got: list = []
+
+    def claim():
+        try:
+            got.append(services.claim_next(trainer=trainer, project=project))
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=claim)
+    thread.start()
+    _wait_until_blocked_on(other_tab, seconds=10)
+    # The other tab's foreign-key check runs at COMMIT and takes a KEY SHARE lock on the
+    # item, which the claim's FOR NO KEY UPDATE lets through (FOR UPDATE would deadlock).
+    other_tab.commit()
+    thread.join(timeout=30)
+    other_tab.close()
+
+    assert [(a.code, a.item_id) for a in got] == [(code, first.pk)]
+    first.refresh_from_db()
+    assert (first.n_leases, first.open_slots) == (0, first.queue.overlap), "slot given back"
+    assert Assignment.objects.filter(trainer=trainer).count() == 1
+    second.refresh_from_db()
+    assert second.n_leases == 0
+
+
+def _wait_until_blocked_on(conn, *, seconds: float) -> None:
+    """Until some backend waits for a lock held by `conn`'s transaction."""
+    deadline = time.monotonic() + seconds
+    pid = conn.info.backend_pid
+    with psycopg.connect(conn.info.dsn, autocommit=True) as probe:
+        while time.monotonic() < deadline:
+            row = probe.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                [pid],
+            ).fetchone()
+            if row[0]:
+                return
+            time.sleep(0.02)
+    raise AssertionError("the claim never waited on the other tab's lease")
