@@ -22,18 +22,23 @@ def _statements(ctx) -> list[str]:
     return [q["sql"].strip().split()[0].upper() for q in ctx.captured_queries]
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_submit_stores_the_judgment_and_leases_the_next_item_in_one_commit(
-    client, project, trainer
-):
-    # The ordinary path: a gold draw (the default rate is 1 in 10) would add one look-up.
+def _first_of_two_items(client, project, trainer) -> Assignment:
+    """The trainer, logged in, leases the first of two items on the ordinary path (no gold:
+    a gold draw, 1 in 10 by default, would add a look-up)."""
     project.gold_rate = 0
     project.save(update_fields=["gold_rate"])
     make_item(project, prompt="first")
     make_item(project, prompt="second")
     client.login(username=trainer.username, password=PASSWORD)
     response = client.post(reverse("work_next", args=[project.slug]))
-    first = Assignment.objects.get(code=response.url.rstrip("/").split("/")[-1])
+    return Assignment.objects.get(code=response.url.rstrip("/").split("/")[-1])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_submit_stores_the_judgment_and_leases_the_next_item_in_one_commit(
+    client, project, trainer
+):
+    first = _first_of_two_items(client, project, trainer)
     winner = first.display_order[0]
     body = answer_for(first, winner=winner)
 
@@ -78,14 +83,9 @@ def test_a_submit_waits_on_postgresql_nine_times(client, project, trainer):
     """Session (in Redis in production, so eight there), user, assignment; BEGIN (psycopg
     waits for it, in a pipeline too), the lock; the writes with the next claim's reads; the
     claim with its lease; COMMIT; the next item's responses with today's count."""
-    project.gold_rate = 0
-    project.save(update_fields=["gold_rate"])
-    make_item(project, prompt="first")
-    make_item(project, prompt="second")
-    client.login(username=trainer.username, password=PASSWORD)
-    response = client.post(reverse("work_next", args=[project.slug]))
-    first = Assignment.objects.get(code=response.url.rstrip("/").split("/")[-1])
-    client.get(response.url)  # the page: the rubric is cached from here on, as in production
+    first = _first_of_two_items(client, project, trainer)
+    # The item's page first: the rubric is cached from there on, as in production.
+    client.get(reverse("assignment", args=[first.code]))
     body = answer_for(first, winner=first.display_order[0])
 
     with _round_trips(connection.connection) as waits:
