@@ -911,10 +911,12 @@ def dashboard_at_scale(db_url: str, judgments: int, trainers: list[int]) -> dict
 # --- in process: CPU and statements per request ----------------------------------------------
 
 
-def in_process(setup: Setup, n: int, profile: bool) -> dict:
+def in_process(setup: Setup, n: int, profile: bool, pause: float = 0.0) -> dict:
     """`n` htmx submits (each returns the next item) through the WSGI application, called in
     this process the way gunicorn calls it (no test client, no HTTP parsing): CPU ms per
-    submit (time.process_time), SQL statements per submit, optionally a cProfile of CPU."""
+    submit (time.process_time), SQL statements per submit, optionally a cProfile of CPU.
+    With `pause`, each submit follows that many seconds of sleep, as at a server that is not
+    busy: the medians then show what cold caches cost."""
     import cProfile
     import io
     import pstats
@@ -991,14 +993,20 @@ def in_process(setup: Setup, n: int, profile: bool) -> dict:
     statements = len(ctx.captured_queries)
     last = [q["sql"][:150] for q in ctx.captured_queries]
     prof = cProfile.Profile(time.process_time) if profile else None  # CPU, not waits
-    cpu0, wall0 = time.process_time(), time.monotonic()
+    cpu0 = time.process_time()
     if prof:
         prof.enable()
+    walls, cpus = [], []
     for _ in range(n):
+        if pause:
+            time.sleep(pause)
+        w, c = time.monotonic(), time.thread_time()
         one()
+        walls.append(time.monotonic() - w)
+        cpus.append(time.thread_time() - c)
     if prof:
         prof.disable()
-    cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+    cpu, wall = time.process_time() - cpu0, sum(walls)  # the pauses left out
     # Starting to label, as a trainer new to the project does: each time another trainer.
     starters = random.sample(fresh, min(n, 200))
     next_cpu0, next_wall0 = time.process_time(), time.monotonic()
@@ -1019,6 +1027,8 @@ def in_process(setup: Setup, n: int, profile: bool) -> dict:
         "next_cpu_ms": 1000 * next_cpu,
         "next_wall_ms": 1000 * next_wall,
         "wall_ms": 1000 * wall / n,
+        "wall_p50_ms": 1000 * statistics.median(walls),
+        "cpu_p50_ms": 1000 * statistics.median(cpus),
         "statements": statements,
         "last_statements": last,
     }
@@ -1053,6 +1063,13 @@ def main() -> int:
         help="only time N submits in this process (CPU ms, statements) and stop",
     )
     parser.add_argument("--profile", action="store_true", help="with --in-process: cProfile")
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="with --in-process: sleep before each submit (cold caches)",
+    )
     args = parser.parse_args()
     args.seconds = min(args.seconds, 120)
     args.open_seconds = min(args.open_seconds, 180)
@@ -1084,7 +1101,7 @@ def main() -> int:
     from django.db import connection
 
     if args.in_process:
-        figures = in_process(setup, args.in_process, args.profile)
+        figures = in_process(setup, args.in_process, args.profile, args.pause)
         for sql in figures.pop("last_statements"):
             print("  ", sql)
         print(
@@ -1092,6 +1109,10 @@ def main() -> int:
             f"{figures['cpu_ms']:.1f} ms CPU, {figures['wall_ms']:.1f} ms wall, "
             f"{figures['statements']:.0f} SQL statements per submit; next item (POST + GET): "
             f"{figures['next_cpu_ms']:.1f} ms CPU, {figures['next_wall_ms']:.1f} ms wall"
+        )
+        print(
+            f"submits after a {1000 * args.pause:.0f} ms pause: wall p50 "
+            f"{figures['wall_p50_ms']:.2f} ms, own CPU p50 {figures['cpu_p50_ms']:.2f} ms"
         )
         return 0
     connection.close()  # the loader's connection must not hold anything during the loads
