@@ -34,41 +34,42 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser, live_server):
+def new_page(browser):
+    """A page in a browser context of its own (its own cookies); close `page.context`."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(10_000)
     page.console_errors = []
     page.on("pageerror", lambda exc: page.console_errors.append(str(exc)))
+    return page
+
+
+def log_in(page, url: str, user) -> None:
+    page.goto(f"{url}/accounts/login/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{url}/")
+
+
+@pytest.fixture
+def page(browser, live_server):
+    page = new_page(browser)
     yield page
-    context.close()
+    page.context.close()
 
 
 @pytest.fixture
 def login(page, live_server):
     def do_login(user):
-        page.goto(f"{live_server.url}/accounts/login/")
-        page.fill("input[name=username]", user.username)
-        page.fill("input[name=password]", PASSWORD)
-        page.keyboard.press("Enter")
-        page.wait_for_url(f"{live_server.url}/")
+        log_in(page, live_server.url, user)
         return page
 
     return do_login
 
 
 def login_as(browser, url: str, user):
-    """A browser context of the user's own (its own cookies), logged in: for tests with
-    several people at once. The caller closes `page.context`."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    page.console_errors = []
-    page.on("pageerror", lambda exc: page.console_errors.append(str(exc)))
-    page.goto(f"{url}/accounts/login/")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(f"{url}/")
+    """Another person's browser, logged in, for tests with several people at once."""
+    page = new_page(browser)
+    log_in(page, url, user)
     return page

@@ -4,24 +4,11 @@ import os
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM, LAUNCH_ARGS  # noqa: F401
-
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield browser
-        browser.close()
-
-
-def test_swagger_ui_renders_with_no_csp_violation(chromium, live_server, tmp_path):
-    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+def test_swagger_ui_renders_with_no_csp_violation(browser, live_server, tmp_path):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     messages, violations = [], []
     page.on("console", lambda m: messages.append(f"{m.type}: {m.text}"))
