@@ -228,8 +228,7 @@ def load(db_url: str, *, items: int, trainers: int) -> Setup:
     Membership.objects.bulk_create(
         Membership(project=project, user=u, role="trainer", notice_accepted_at=now) for u in users
     )
-    # One session each, stored by the configured engine as login() stores it (cached_db:
-    # the database row and the Redis copy, so the first request finds it in Redis).
+    # One session each, stored by the configured engine as login() stores it.
     store_class = import_module(settings.SESSION_ENGINE).SessionStore
     sessions = []
     for u in people:
@@ -311,19 +310,12 @@ def load(db_url: str, *, items: int, trainers: int) -> Setup:
 
 def reuse(n_people: int) -> Setup:
     """The Setup of a database loaded by an earlier run."""
-    from django.contrib.auth import SESSION_KEY
-    from django.contrib.sessions.models import Session
-
-    from labeling.accounts.models import User
+    from labeling.accounts.models import Session, User
     from labeling.projects.models import Project
 
     project = Project.objects.get(name="Bench queue")
     queue = project.queues.get(is_default=True)
-    by_user = {}
-    for session in Session.objects.all():
-        uid = session.get_decoded().get(SESSION_KEY)
-        if uid:
-            by_user[int(uid)] = session.session_key
+    by_user = dict(Session.objects.filter(user__isnull=False).values_list("user_id", "session_key"))
     people = User.objects.filter(username__startswith="bench-t").order_by("username")
     raw = User.objects.filter(username__startswith="bench-raw").order_by("username")
     return Setup(

@@ -47,7 +47,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "labeling.accounts.sessions.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -195,13 +195,9 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
-# Sessions are read from that cache and written through to the database (cached_db), so with
-# Redis a request costs no session query; without Redis they live in the database alone.
-SESSION_ENGINE = (
-    "django.contrib.sessions.backends.cached_db"
-    if REDIS_URL
-    else "django.contrib.sessions.backends.db"
-)
+# Sessions live in the database and are read together with their user, one statement per
+# request (labeling/accounts/sessions.py).
+SESSION_ENGINE = "labeling.accounts.sessions"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -209,6 +205,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE = {
     "expire-leases": {"task": "labeling.judging.tasks.expire_leases", "schedule": 60.0},
     "purge-deleted-data": {"task": "labeling.privacy.tasks.purge", "schedule": 3600.0},
+    "clear-expired-sessions": {
+        "task": "labeling.accounts.tasks.clear_expired_sessions",
+        "schedule": 86400.0,
+    },
 }
 # Soft-deleted data (deletion requests) is purged for good after this many days.
 DATA_RETENTION_DAYS = env_int("DATA_RETENTION_DAYS", 30)

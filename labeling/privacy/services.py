@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from labeling.accounts.models import Session
 from labeling.core import audit
 from labeling.judging.models import Assignment, CandidateFlag, Item, Judgment
 from labeling.judging.rollups import rebuild_rollups
@@ -223,7 +224,8 @@ def remove_flagged(*, prompt: Prompt, by, candidate: Candidate | None = None) ->
 
 @transaction.atomic
 def erase_trainer(*, user, by) -> DeletionRequest:
-    """A trainer's erasure: rationales removed, judgments kept under the "deleted" pseudonym."""
+    """A trainer's erasure: rationales removed, judgments kept under the "deleted" pseudonym,
+    and the trainer logged out everywhere (their sessions deleted)."""
     judgments = Judgment.objects.filter(assignment__trainer=user)
     n = judgments.count()
     judgments.update(rationale="")
@@ -237,6 +239,7 @@ def erase_trainer(*, user, by) -> DeletionRequest:
     user.erased_at = timezone.now()
     user.set_unusable_password()
     user.save()
+    Session.objects.filter(user=user).delete()
     request = DeletionRequest.objects.create(
         kind=DeletionRequest.Kind.TRAINER,
         match_digest=digest(str(user.pk)),

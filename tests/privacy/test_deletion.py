@@ -3,9 +3,11 @@
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from labeling.accounts.models import Session
 from labeling.core.models import AuditEvent
 from labeling.datasets.models import Export
 from labeling.datasets.options import FORMATS
@@ -103,6 +105,8 @@ def test_deleted_prompts_leave_the_queues(project, lead, other_trainer):
 def test_a_trainer_erasure_keeps_judgments_under_the_deleted_pseudonym(
     exports_dir, project, trainer, researcher, client
 ):
+    other_device = Client()
+    other_device.login(username=trainer.username, password=PASSWORD)
     make_item(project)
     judge(
         project,
@@ -113,6 +117,7 @@ def test_a_trainer_erasure_keeps_judgments_under_the_deleted_pseudonym(
     assert client.post(reverse("erase_me"), {"confirm": "erase"}).status_code == 200
     trainer.refresh_from_db()
     assert not trainer.is_active and trainer.username.startswith("deleted-")
+    assert not Session.objects.filter(user=trainer).exists()  # logged out on every device
     assert Judgment.objects.get().rationale == ""
     raw = export_now(project, researcher, format="raw")
     text = "".join(
