@@ -9,10 +9,10 @@ values are escaped unless they are already safe HTML (Django's `mark_safe` value
 """
 
 from django.templatetags.static import static
-from django.urls import reverse
 from jinja2 import Environment
 from markupsafe import Markup
 
+from labeling.core.links import fast_reverse
 from labeling.core.markup import render_markdown
 
 
@@ -22,7 +22,7 @@ def markdown(text: str) -> Markup:
 
 
 def url(name: str, *args) -> str:
-    return reverse(name, args=args)
+    return fast_reverse(name, *args)
 
 
 def environment(**options) -> Environment:

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import push_url
 
 from labeling.core import audit
+from labeling.core.links import fast_reverse
 from labeling.projects.access import get_project_for
 from labeling.projects.models import Membership, Project
 
@@ -117,7 +118,7 @@ def _next(request: HttpRequest, project: Project, *, status: int = 200) -> HttpR
 
 
 def assignment_url(assignment: Assignment) -> str:
-    return reverse("assignment", args=[assignment.code])
+    return fast_reverse("assignment", assignment.code)
 
 
 def work_url(project: Project) -> str:
