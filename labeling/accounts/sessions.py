@@ -28,7 +28,7 @@ from django.utils.functional import SimpleLazyObject
 
 from labeling.core.db import model_from_row, select_columns
 
-# The session store whose user `auth.get_user` is resolving right now (see `user_read_with`).
+# The session store whose user `auth.get_user` is resolving right now (see `user_read_with_session`).
 _authenticating: ContextVar["SessionStore | None"] = ContextVar("authenticating", default=None)
 
 
