@@ -16,7 +16,6 @@ is now decoded on each request, where `cached_db` kept it decoded (docs/benchmar
 sixth pass).
 """
 
-from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.contrib import auth
@@ -87,19 +86,15 @@ def user_read_with_session(user_id):
     return None
 
 
-@contextmanager
-def _authenticating_with(session):
-    token = _authenticating.set(session)
-    try:
-        yield
-    finally:
-        _authenticating.reset(token)
-
-
 def get_user(request):
+    """Django's `get_user` of its middleware, with this request's session on hand for the
+    backend (`user_read_with_session`) while Django resolves and checks the user."""
     if not hasattr(request, "_cached_user"):
-        with _authenticating_with(request.session):
+        token = _authenticating.set(request.session)
+        try:
             request._cached_user = auth.get_user(request)
+        finally:
+            _authenticating.reset(token)
     return request._cached_user
 
 

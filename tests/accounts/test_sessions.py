@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from labeling.accounts.models import Session
+from labeling.accounts.sessions import SessionStore
 from labeling.accounts.tasks import clear_expired_sessions
 from tests.factories import PASSWORD
 
@@ -95,7 +96,7 @@ def test_deleting_a_user_deletes_their_sessions(client, trainer):
 
 
 def test_a_session_that_names_no_user_is_stored_without_one():
-    store = import_module("labeling.accounts.sessions").SessionStore()
+    store = SessionStore()
     store["seen"] = True
     store.create()
     assert Session.objects.get(session_key=store.session_key).user_id is None
