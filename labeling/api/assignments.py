@@ -21,6 +21,10 @@ from .models import IdempotentRequest
 from .permissions import TRAINER, ApiView
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+LATE_DETAIL = (
+    "Your lease on this item had expired and other trainers completed it meanwhile. Your "
+    "judgment was kept as a late judgment for the lead; it does not count toward the item."
+)
 
 
 # --- what a trainer sees -------------------------------------------------------------------------
@@ -282,8 +286,9 @@ class SubmitJudgment(ApiView):
             f"`{IDEMPOTENCY_HEADER}` header (or `client_key`): a retried request with the same "
             "key gets the first response again (same status, same body). Without a key, a "
             "second submit of the same assignment returns the stored judgment with 200. "
-            "`counts: false` marks a late judgment (your lease had lapsed and others completed "
-            "the item): kept for the lead, not counted."
+            "If your lease had lapsed and others completed the item meanwhile, the answer is "
+            "409 with code `late_judgment`: the judgment is stored as a late one (in `judgment`, "
+            "with `counts: false`), kept for the lead and not counted."
         ),
         parameters=[
             OpenApiParameter(
@@ -325,9 +330,14 @@ class SubmitJudgment(ApiView):
         except services.AssignmentClosed as exc:
             raise Conflict(str(exc), code="assignment_closed") from None
         payload = judgment_payload(judgment)
+        code = status.HTTP_201_CREATED
+        if not judgment.counts:
+            # Stored for the lead, but the item was completed meanwhile: the client must know.
+            payload = {"detail": LATE_DETAIL, "code": "late_judgment", "judgment": payload}
+            code = status.HTTP_409_CONFLICT
         if key:
-            _remember(request.user, key, signature, status.HTTP_201_CREATED, payload)
-        return Response(payload, status=status.HTTP_201_CREATED)
+            _remember(request.user, key, signature, code, payload)
+        return Response(payload, status=code)
 
 
 # --- skip ----------------------------------------------------------------------------------------

@@ -48,7 +48,8 @@ WRITES = {"post", "put", "patch", "delete"}
 # Codes only some operations answer with: (path suffix, method) -> code, description.
 SPECIFIC = [
     ("/submit/", "post", "409", "The assignment was skipped; it cannot take a judgment, or the "
-     "Idempotency-Key was used for another request."),
+     "Idempotency-Key was used for another request, or (code `late_judgment`) the lease had "
+     "lapsed and others completed the item: the judgment is kept as a late one, not counted."),
     ("/skip/", "post", "409", "The assignment is no longer open."),
     ("/assignments/next/", "post", "409", "The trainer has not yet confirmed being 18 or older "
      "and accepted the project's content notice."),

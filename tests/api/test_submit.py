@@ -1,12 +1,16 @@
 """Submitting through the API: idempotent retries, the web form's rules, conflicts."""
 
 import pytest
+from django.utils import timezone
 
 from labeling.api.models import IdempotentRequest
+from labeling.judging import services
 from labeling.judging.models import Assignment, Judgment
 from labeling.projects.models import Membership
+from labeling.projects.services import add_member
+from tests.factories import make_user
 
-from .conftest import answer_for, client_for
+from .conftest import answer_for, client_for, judge
 
 
 def _submit(client, assignment, body, **headers):
@@ -109,6 +113,28 @@ def test_submitting_a_skipped_assignment_is_a_conflict(world):
     response = _submit(client, world.lease, answer_for(world.lease))
     assert response.status_code == 409
     assert response.json() == {"detail": "You skipped this item.", "code": "assignment_closed"}
+
+
+def test_a_late_submit_on_a_completed_item_is_a_conflict_and_is_kept(world):
+    Assignment.objects.filter(pk=world.lease.pk).update(lease_expires_at=world.lease.created_at)
+    assert services.expire_leases() == 1
+    other = make_user("otto_trainer", adult_confirmed_at=timezone.now())
+    add_member(project=world.a, user=other, role=Membership.Role.TRAINER)
+    Membership.objects.filter(user=other).update(notice_accepted_at=timezone.now())
+    taken = services.claim_next(trainer=other, project=world.a)
+    assert taken.item == world.lease.item, "the swept item is the oldest open one"
+    judge(other, taken)
+
+    client = client_for(world.users["trainer"])
+    body = answer_for(world.lease)
+    response = _submit(client, world.lease, body, HTTP_IDEMPOTENCY_KEY="late-1")
+    assert response.status_code == 409
+    data = response.json()
+    assert data["code"] == "late_judgment" and "late judgment" in data["detail"]
+    assert data["judgment"]["counts"] is False
+    retry = _submit(client, world.lease, body, HTTP_IDEMPOTENCY_KEY="late-1")
+    assert (retry.status_code, retry.json()) == (409, data)
+    assert Judgment.objects.filter(assignment=world.lease, counts=False).count() == 1
 
 
 def test_next_returns_the_open_lease_then_nothing_when_the_queue_is_empty(world):

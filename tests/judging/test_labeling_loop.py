@@ -311,6 +311,31 @@ def test_an_expired_lease_returns_the_item_to_the_pool(project, trainer, other_t
     assert (item.n_judgments, item.n_leases, item.open_slots) == (1, 0, 0)
 
 
+def test_a_late_submit_on_a_completed_item_is_a_conflict_and_is_kept(
+    client_of, project, trainer, other_trainer
+):
+    make_item(project)
+    client = client_of(trainer)
+    held = start(client, project)
+    Assignment.objects.filter(pk=held.pk).update(lease_expires_at=held.created_at)
+    services.expire_leases()
+    taken = services.claim_next(trainer=other_trainer, project=project)
+    services.submit_judgment(
+        trainer=other_trainer,
+        assignment=taken,
+        answer=services.JudgmentInput(preferred_id=taken.display_order[0], strength=1),
+    )
+    response = client.post(
+        reverse("assignment_submit", args=[held.code]),
+        answer_for(held, winner=held.display_order[1]),
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 409
+    assert "kept as a late judgment" in response.content.decode()
+    late = Judgment.objects.get(assignment=held)
+    assert late.counts is False and late.preferred_id == held.display_order[1]
+
+
 def test_done_page_when_nothing_is_left(client_of, project, trainer):
     response = client_of(trainer).post(reverse("work_next", args=[project.slug]))
     assert response.status_code == 200
