@@ -21,10 +21,6 @@ from .models import IdempotentRequest
 from .permissions import TRAINER, ApiView
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-LATE_DETAIL = (
-    "Your lease on this item had expired and other trainers completed it meanwhile. Your "
-    "judgment was kept as a late judgment for the lead; it does not count toward the item."
-)
 
 
 # --- what a trainer sees -------------------------------------------------------------------------
@@ -333,7 +329,11 @@ class SubmitJudgment(ApiView):
         code = status.HTTP_201_CREATED
         if not judgment.counts:
             # Stored for the lead, but the item was completed meanwhile: the client must know.
-            payload = {"detail": LATE_DETAIL, "code": "late_judgment", "judgment": payload}
+            payload = {
+                "detail": services.LATE_JUDGMENT,
+                "code": "late_judgment",
+                "judgment": payload,
+            }
             code = status.HTTP_409_CONFLICT
         if key:
             _remember(request.user, key, signature, code, payload)

@@ -37,6 +37,12 @@ from .models import (
 _random = random.SystemRandom()
 
 
+LATE_JUDGMENT = (
+    "Your lease on that item had expired and other trainers completed it meanwhile. Your "
+    "judgment was kept as a late judgment for the lead; it does not count toward the item."
+)
+
+
 class AssignmentClosed(Exception):
     """The assignment can no longer take a judgment (it was skipped)."""
 

@@ -26,10 +26,6 @@ from .screen import build_screen
 
 TRAINER = Membership.Role.TRAINER
 WORKSPACE = engines["jinja2"]  # the labeling workspace's engine (labeling/core/jinja.py)
-LATE_MESSAGE = (
-    "Your lease on that item had expired and other trainers completed it meanwhile. "
-    "Your judgment was kept as a late judgment for the lead; here is your next item."
-)
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -204,7 +200,7 @@ def submit(request: HttpRequest, code) -> HttpResponse:
         messages.error(request, str(exc))
         return _next(request, project, status=409)
     if not judgment.counts:
-        messages.warning(request, LATE_MESSAGE)
+        messages.warning(request, f"{services.LATE_JUDGMENT} Here is your next item.")
         return _show_next(request, project, following, status=409)
     return _show_next(request, project, following)
 
